@@ -1,0 +1,430 @@
+import { ErrorCode, FrameType, Role, WireError, nameBytes, type Frame, type MemberLimits } from '@herald/wire'
+import {
+  ClosedError, HeraldError, MessageTooLargeError, TimeoutError, errorFromWire,
+} from './errors.js'
+import {
+  DEFAULT_CONNECT_TIMEOUT_MS, DEFAULT_HOST, DEFAULT_PORT, DEFAULT_REQUEST_TIMEOUT_MS,
+  DEFAULT_SUBSCRIPTION_MEMORY, DEFAULT_TUNNEL_TIMEOUT_MS,
+} from './constants.js'
+import { Subscription, type SubscriptionHandler, type SubscriptionLimits } from './subscription.js'
+import { Tunnel } from './tunnel.js'
+import { Transport } from './transport.js'
+import { RESOLVED, checkTimeout, toBytes, withDeadline, type Payload, type WaitOptions } from './util.js'
+
+export interface ConnectOptions {
+  /** Relay host (default 127.0.0.1). */
+  host?: string
+  /** Relay client port (default 55555). */
+  port?: number
+  /** Connect to the relay's Unix socket instead of TCP. */
+  socketPath?: string
+  /** How long to wait for the relay's handshake (default 5000 ms). */
+  timeoutMs?: number
+  /** Called once if the relay connection is lost (not after close()). */
+  onDrop?: (reason: HeraldError) => void
+}
+
+export interface RequestOptions extends WaitOptions {}
+export interface TunnelOptions extends WaitOptions {}
+
+/** Internal hooks a member (register()) installs on its connection. */
+export interface MemberHooks {
+  onRequest(conn: Connection, id: number, payload: Uint8Array): void
+  onBroadcast(payload: Uint8Array): void
+  onTunnel(conn: Connection, id: number): void
+}
+
+interface PendingRequest {
+  resolve: (v: Uint8Array) => void
+  reject: (e: unknown) => void
+  timer: ReturnType<typeof setTimeout> | undefined
+  cluster: string
+}
+
+interface PendingAck {
+  resolve: () => void
+  reject: (e: unknown) => void
+}
+
+interface PendingTunnel {
+  tunnel: Tunnel
+  resolve: (t: Tunnel) => void
+  reject: (e: unknown) => void
+}
+
+/** A connection to the local relay. Create it with `connect()`. */
+export class Connection {
+  private readonly transport: Transport
+  private readonly requests = new Map<number, PendingRequest>()
+  private readonly acks = new Map<number, PendingAck>()
+  private readonly topics = new Map<string, Subscription[]>()
+  private readonly tunnels = new Map<number, Tunnel>()
+  private readonly opening = new Map<number, PendingTunnel>()
+  private nextId = 1
+  private nextSeq = 1
+  private isClosed = false
+  private closing = false
+  private member: MemberHooks | undefined
+  private readonly onDrop: ((reason: HeraldError) => void) | undefined
+  /** Resolves when the connection ends: undefined after close(), the error after a drop. */
+  readonly closed: Promise<HeraldError | undefined>
+  private resolveClosed!: (e: HeraldError | undefined) => void
+
+  /** Internal: use connect(). */
+  constructor(transport: Transport, onDrop?: (reason: HeraldError) => void) {
+    this.transport = transport
+    this.onDrop = onDrop
+    this.closed = new Promise((r) => { this.resolveClosed = r })
+    transport.setEvents({
+      onFrame: (f) => this.onFrame(f),
+      onClose: (e) => this.onTransportClose(e),
+    })
+  }
+
+  /** The relay's node id (its overlay peer id). */
+  get nodeId(): string {
+    return this.transport.welcome.nodeId
+  }
+
+  /** The largest payload the relay accepts. */
+  get maxMessageBytes(): number {
+    return this.transport.welcome.maxMessageBytes
+  }
+
+  /** Internal: make this connection a member's. */
+  setMember(hooks: MemberHooks): void {
+    this.member = hooks
+  }
+
+  private ensureOpen(): void {
+    if (this.isClosed || this.closing) throw new ClosedError('connection is closed')
+  }
+
+  private checkSize(bytes: Uint8Array, what: string): void {
+    if (bytes.length > this.maxMessageBytes) {
+      throw new MessageTooLargeError(`${what} of ${bytes.length} bytes exceeds the limit of ${this.maxMessageBytes}`)
+    }
+  }
+
+  private checkName(name: string, what: string): void {
+    if (typeof name !== 'string') throw new HeraldError('INVALID', `${what} must be a string`)
+    try {
+      nameBytes(name)
+    } catch (err) {
+      if (err instanceof WireError) throw new HeraldError('INVALID', `${what} "${name}": ${err.message}`)
+      throw err
+    }
+  }
+
+  private allocId(inUse: Map<number, unknown>): number {
+    for (;;) {
+      const id = this.nextId
+      this.nextId = this.nextId >= 0xffffffff ? 1 : this.nextId + 1
+      if (!inUse.has(id)) return id
+    }
+  }
+
+  /** Internal: queue a frame for the relay. */
+  sendFrame(frame: Frame): void {
+    this.transport.send(frame)
+  }
+
+  private backpressure(): Promise<void> {
+    return this.transport.congested ? this.transport.drained() : RESOLVED
+  }
+
+  /** Sends a request to one member of `cluster` (chosen by load) and waits for its reply. */
+  request(cluster: string, payload: Payload, options: RequestOptions = {}): Promise<Uint8Array> {
+    try {
+      this.ensureOpen()
+      this.checkName(cluster, 'cluster')
+      const bytes = toBytes(payload)
+      this.checkSize(bytes, 'request')
+      const timeoutMs = checkTimeout(options.timeoutMs, DEFAULT_REQUEST_TIMEOUT_MS)
+      if (options.signal?.aborted === true) throw options.signal.reason instanceof Error ? options.signal.reason : new ClosedError('request aborted')
+      const id = this.allocId(this.requests)
+      return new Promise<Uint8Array>((resolve, reject) => {
+        const entry: PendingRequest = { resolve, reject, timer: undefined, cluster }
+        entry.timer = setTimeout(() => {
+          if (this.requests.delete(id)) reject(new TimeoutError(`request to "${cluster}" timed out after ${timeoutMs} ms`))
+        }, timeoutMs)
+        if (options.signal !== undefined) {
+          const signal = options.signal
+          signal.addEventListener('abort', () => {
+            if (!this.requests.delete(id)) return
+            clearTimeout(entry.timer)
+            reject(signal.reason instanceof Error ? signal.reason : new ClosedError('request aborted'))
+          }, { once: true })
+        }
+        this.requests.set(id, entry)
+        this.transport.send({ type: FrameType.request, id, timeoutMs, cluster, payload: bytes })
+      })
+    } catch (err) {
+      return Promise.reject(err)
+    }
+  }
+
+  /** Sends `payload` to every member of `cluster`, on every relay. Best effort, no reply. */
+  broadcast(cluster: string, payload: Payload): Promise<void> {
+    try {
+      this.ensureOpen()
+      this.checkName(cluster, 'cluster')
+      const bytes = toBytes(payload)
+      this.checkSize(bytes, 'broadcast')
+      this.transport.send({ type: FrameType.broadcast, cluster, payload: bytes })
+      return this.backpressure()
+    } catch (err) {
+      return Promise.reject(err)
+    }
+  }
+
+  /** Publishes an event to every subscriber of `topic`. Resolves at once unless the socket is backed up. */
+  publish(topic: string, payload: Payload): Promise<void> {
+    try {
+      this.ensureOpen()
+      this.checkName(topic, 'topic')
+      const bytes = toBytes(payload)
+      this.checkSize(bytes, 'event')
+      this.transport.send({ type: FrameType.publish, topic, payload: bytes })
+      return this.backpressure()
+    } catch (err) {
+      return Promise.reject(err)
+    }
+  }
+
+  /**
+   * Subscribes to `topic`. Resolves once the relay has the subscription in place, so events
+   * published after that are delivered. Iterate the result, or pass a handler.
+   */
+  async subscribe(
+    topic: string,
+    handler?: SubscriptionHandler,
+    limits: SubscriptionLimits = {},
+    options: WaitOptions = {},
+  ): Promise<Subscription> {
+    this.ensureOpen()
+    this.checkName(topic, 'topic')
+    const memoryLimit = limits.memory ?? DEFAULT_SUBSCRIPTION_MEMORY
+    if (!Number.isInteger(memoryLimit) || memoryLimit < 0 || memoryLimit > 0xffffffff) {
+      throw new HeraldError('INVALID', 'limits.memory must be an integer number of bytes (0..4 GiB)')
+    }
+    const sub = new Subscription({
+      topic, memoryLimit, owner: this, ...(handler !== undefined ? { handler } : {}),
+    })
+    const list = this.topics.get(topic) ?? []
+    list.push(sub)
+    this.topics.set(topic, list)
+    try {
+      await this.ack({ type: FrameType.subscribe, seq: 0, topic, memoryLimit }, options)
+    } catch (err) {
+      this.removeSub(sub)
+      sub.markClosed(err as Error)
+      throw err
+    }
+    return sub
+  }
+
+  private removeSub(sub: Subscription): boolean {
+    const list = this.topics.get(sub.topic)
+    if (list === undefined) return false
+    const i = list.indexOf(sub)
+    if (i < 0) return false
+    list.splice(i, 1)
+    if (list.length === 0) this.topics.delete(sub.topic)
+    return true
+  }
+
+  /** Internal: a subscription's unsubscribe(). */
+  async unsubscribeTopic(sub: Subscription): Promise<void> {
+    if (!this.removeSub(sub) || this.isClosed) return
+    await this.ack({ type: FrameType.unsubscribe, seq: 0, topic: sub.topic }, { timeoutMs: DEFAULT_CONNECT_TIMEOUT_MS })
+  }
+
+  /** Opens a tunnel to one member of `cluster`. */
+  tunnel(cluster: string, options: TunnelOptions = {}): Promise<Tunnel> {
+    try {
+      this.ensureOpen()
+      this.checkName(cluster, 'cluster')
+      const timeoutMs = checkTimeout(options.timeoutMs, DEFAULT_TUNNEL_TIMEOUT_MS)
+      const id = this.allocId(this.tunnels)
+      const tunnel = new Tunnel({ id, owner: this })
+      this.tunnels.set(id, tunnel)
+      const p = new Promise<Tunnel>((resolve, reject) => {
+        this.opening.set(id, { tunnel, resolve, reject })
+      })
+      this.transport.send({ type: FrameType.tunnelOpen, tunnel: id, timeoutMs, cluster })
+      return withDeadline(p, { ...options, timeoutMs: timeoutMs + 250 }, `tunnel to "${cluster}"`, () => {
+        if (this.opening.delete(id)) void tunnel.close()
+      })
+    } catch (err) {
+      return Promise.reject(err)
+    }
+  }
+
+  /** Internal: register/unregister/subscribe/unsubscribe wait for the relay's ACK. */
+  ack(frame: Frame & { seq: number }, options: WaitOptions = {}): Promise<void> {
+    this.ensureOpen()
+    const seq = this.nextSeq
+    this.nextSeq = this.nextSeq >= 0xffffffff ? 1 : this.nextSeq + 1
+    frame.seq = seq
+    const p = new Promise<void>((resolve, reject) => this.acks.set(seq, { resolve, reject }))
+    this.transport.send(frame)
+    return withDeadline(p, { timeoutMs: options.timeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS, ...(options.signal ? { signal: options.signal } : {}) }, 'relay acknowledgement', () => this.acks.delete(seq))
+  }
+
+  /** Internal: a member's registration. */
+  register(cluster: string, limits: MemberLimits, options: WaitOptions = {}): Promise<void> {
+    this.checkName(cluster, 'cluster')
+    return this.ack({ type: FrameType.register, seq: 0, cluster, ...limits }, options)
+  }
+
+  /** Internal: a tunnel ended. */
+  forgetTunnel(id: number): void {
+    this.tunnels.delete(id)
+  }
+
+  /** Internal: a member accepted a tunnel; the member's end. */
+  acceptTunnel(id: number): Tunnel {
+    const tunnel = new Tunnel({ id, owner: this })
+    this.tunnels.set(id, tunnel)
+    this.transport.send({ type: FrameType.tunnelAccept, tunnel: id, allowance: tunnel.initialWindow })
+    return tunnel
+  }
+
+  private onFrame(f: Frame): void {
+    switch (f.type) {
+      case FrameType.event: {
+        const list = this.topics.get(f.topic)
+        if (list !== undefined) for (const sub of list) sub.deliver(f.payload)
+        return
+      }
+      case FrameType.reply: {
+        const r = this.requests.get(f.id)
+        if (r === undefined) return
+        this.requests.delete(f.id)
+        clearTimeout(r.timer)
+        r.resolve(f.payload.slice())
+        return
+      }
+      case FrameType.failure: {
+        const r = this.requests.get(f.id)
+        if (r === undefined) return
+        this.requests.delete(f.id)
+        clearTimeout(r.timer)
+        r.reject(errorFromWire(f.code, f.message))
+        return
+      }
+      case FrameType.tunnelData:
+        this.tunnels.get(f.tunnel)?.deliver(f.payload)
+        return
+      case FrameType.tunnelAllowance:
+        this.tunnels.get(f.tunnel)?.grant(f.bytes)
+        return
+      case FrameType.tunnelAccept: {
+        const o = this.opening.get(f.tunnel)
+        if (o === undefined) return
+        this.opening.delete(f.tunnel)
+        o.tunnel.grant(f.allowance)
+        this.transport.send({ type: FrameType.tunnelAllowance, tunnel: f.tunnel, bytes: o.tunnel.initialWindow })
+        o.resolve(o.tunnel)
+        return
+      }
+      case FrameType.tunnelClose: {
+        const o = this.opening.get(f.tunnel)
+        if (o !== undefined) {
+          this.opening.delete(f.tunnel)
+          this.tunnels.delete(f.tunnel)
+          o.reject(errorFromWire(f.code === ErrorCode.ok ? ErrorCode.closed : f.code, f.reason))
+          return
+        }
+        this.tunnels.get(f.tunnel)?.remoteClose(f.code, f.reason)
+        return
+      }
+      case FrameType.ack: {
+        const a = this.acks.get(f.seq)
+        if (a === undefined) return
+        this.acks.delete(f.seq)
+        if (f.code === ErrorCode.ok) a.resolve()
+        else a.reject(errorFromWire(f.code, f.message))
+        return
+      }
+      case FrameType.dropped: {
+        const list = this.topics.get(f.topic)
+        if (list !== undefined) for (const sub of list) sub.relayDropped(f.count)
+        return
+      }
+      case FrameType.request:
+        if (this.member !== undefined) this.member.onRequest(this, f.id, f.payload)
+        else this.transport.send({ type: FrameType.failure, id: f.id, code: ErrorCode.noMembers, message: 'not a member' })
+        return
+      case FrameType.broadcast:
+        this.member?.onBroadcast(f.payload)
+        return
+      case FrameType.tunnelOpen:
+        if (this.member !== undefined) this.member.onTunnel(this, f.tunnel)
+        else this.transport.send({ type: FrameType.tunnelClose, tunnel: f.tunnel, code: ErrorCode.invalid, reason: 'not a member' })
+        return
+      case FrameType.ping:
+        this.transport.send({ type: FrameType.pong, token: f.token })
+        return
+      case FrameType.close:
+      case FrameType.error:
+        // The relay says goodbye; the socket close that follows does the cleanup.
+        this.dropReason = errorFromWire(f.code, 'message' in f ? f.message : f.reason)
+        return
+      default:
+        return
+    }
+  }
+
+  private dropReason: HeraldError | undefined
+
+  private onTransportClose(error: HeraldError | undefined): void {
+    if (this.isClosed) return
+    this.isClosed = true
+    const reason = this.closing ? new ClosedError('connection closed') : (this.dropReason ?? error ?? new ClosedError('the relay closed the connection'))
+    for (const r of this.requests.values()) {
+      clearTimeout(r.timer)
+      r.reject(reason)
+    }
+    this.requests.clear()
+    for (const a of this.acks.values()) a.reject(reason)
+    this.acks.clear()
+    for (const o of this.opening.values()) o.reject(reason)
+    this.opening.clear()
+    for (const t of [...this.tunnels.values()]) t.abort(reason)
+    this.tunnels.clear()
+    for (const list of this.topics.values()) for (const s of list) s.markClosed(this.closing ? undefined : reason)
+    this.topics.clear()
+    if (!this.closing) {
+      this.resolveClosed(reason)
+      this.onDrop?.(reason)
+    } else {
+      this.resolveClosed(undefined)
+    }
+  }
+
+  /** Closes the connection: pending calls reject with ClosedError; queued frames are sent first. */
+  async close(): Promise<void> {
+    if (this.isClosed || this.closing) return
+    this.closing = true
+    await this.transport.end()
+    this.onTransportClose(undefined)
+  }
+}
+
+/** Connects to the local relay. */
+export async function connect(options: ConnectOptions = {}): Promise<Connection> {
+  return new Connection(await openTransport(options, Role.client), options.onDrop)
+}
+
+/** Internal: the handshake shared by connect() and register(). */
+export function openTransport(options: ConnectOptions, role: Role): Promise<Transport> {
+  return Transport.open({
+    host: options.host ?? DEFAULT_HOST,
+    port: options.port ?? DEFAULT_PORT,
+    ...(options.socketPath !== undefined ? { socketPath: options.socketPath } : {}),
+    role,
+    connectTimeoutMs: options.timeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
+  })
+}

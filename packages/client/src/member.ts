@@ -1,0 +1,177 @@
+import { ErrorCode, FrameType, Role, type MemberLimits } from '@herald/wire'
+import { Connection, openTransport, type ConnectOptions } from './connection.js'
+import { DEFAULT_MEMBER_LIMITS } from './constants.js'
+import { HeraldError, MessageTooLargeError } from './errors.js'
+import type { Tunnel } from './tunnel.js'
+import { toBytes, type Payload } from './util.js'
+
+/** What a member of a cluster implements. Every method is optional but handleRequest's use. */
+export interface MemberHandler {
+  /** Called with the member's connection before any message is delivered. */
+  init?(conn: Connection): void | Promise<void>
+  /** Answers one request; may be async. A throw reaches the caller as RemoteError with its message. */
+  handleRequest?(request: Uint8Array): Payload | void | Promise<Payload | void>
+  /** One broadcast to the cluster. */
+  handleBroadcast?(message: Uint8Array): void | Promise<void>
+  /** The member's end of a tunnel a client opened. */
+  handleTunnel?(tunnel: Tunnel): void | Promise<void>
+  /** The relay connection was lost (not called after close()). */
+  handleDrop?(reason: HeraldError): void
+}
+
+export interface RegisterOptions extends ConnectOptions {
+  cluster: string
+  handler: MemberHandler
+  limits?: Partial<MemberLimits>
+}
+
+export interface MemberStats {
+  requests: number
+  failedRequests: number
+  broadcasts: number
+  droppedBroadcasts: number
+  tunnels: number
+}
+
+/** A registered member of a cluster. */
+export class Service {
+  readonly cluster: string
+  readonly conn: Connection
+  readonly limits: MemberLimits
+  private readonly handler: MemberHandler
+  private broadcastQueue: Uint8Array[] = []
+  private broadcastQueued = 0
+  private broadcastsRunning = 0
+  readonly stats: MemberStats = { requests: 0, failedRequests: 0, broadcasts: 0, droppedBroadcasts: 0, tunnels: 0 }
+
+  /** Internal: use register(). */
+  constructor(init: { cluster: string; conn: Connection; limits: MemberLimits; handler: MemberHandler }) {
+    this.cluster = init.cluster
+    this.conn = init.conn
+    this.limits = init.limits
+    this.handler = init.handler
+    init.conn.setMember({
+      onRequest: (conn, id, payload) => this.onRequest(conn, id, payload),
+      onBroadcast: (payload) => this.onBroadcast(payload),
+      onTunnel: (conn, id) => this.onTunnel(conn, id),
+    })
+  }
+
+  private onRequest(conn: Connection, id: number, payload: Uint8Array): void {
+    this.stats.requests++
+    const handle = this.handler.handleRequest
+    if (handle === undefined) {
+      conn.sendFrame({ type: FrameType.failure, id, code: ErrorCode.remote, message: `member of "${this.cluster}" does not handle requests` })
+      return
+    }
+    let result: Payload | void | Promise<Payload | void>
+    try {
+      result = handle.call(this.handler, payload)
+    } catch (err) {
+      this.fail(conn, id, err)
+      return
+    }
+    if (result instanceof Promise) {
+      result.then((r) => this.reply(conn, id, r), (err: unknown) => this.fail(conn, id, err))
+    } else {
+      this.reply(conn, id, result)
+    }
+  }
+
+  private reply(conn: Connection, id: number, result: Payload | void): void {
+    let bytes: Uint8Array
+    try {
+      bytes = result === undefined ? new Uint8Array(0) : toBytes(result)
+      if (bytes.length > conn.maxMessageBytes) throw new MessageTooLargeError(`reply of ${bytes.length} bytes exceeds the limit of ${conn.maxMessageBytes}`)
+    } catch (err) {
+      this.fail(conn, id, err)
+      return
+    }
+    conn.sendFrame({ type: FrameType.reply, id, payload: bytes })
+  }
+
+  private fail(conn: Connection, id: number, err: unknown): void {
+    this.stats.failedRequests++
+    const message = err instanceof Error ? err.message : String(err)
+    conn.sendFrame({ type: FrameType.failure, id, code: ErrorCode.remote, message })
+  }
+
+  private onBroadcast(payload: Uint8Array): void {
+    if (this.handler.handleBroadcast === undefined) return
+    if (this.broadcastsRunning < this.limits.broadcastConcurrency) {
+      this.runBroadcast(payload)
+      return
+    }
+    if (this.broadcastQueued + payload.length > this.limits.broadcastMemory) {
+      this.stats.droppedBroadcasts++
+      return
+    }
+    this.broadcastQueued += payload.length
+    this.broadcastQueue.push(payload.slice())
+  }
+
+  private runBroadcast(payload: Uint8Array): void {
+    this.stats.broadcasts++
+    this.broadcastsRunning++
+    let r: void | Promise<void>
+    try {
+      r = this.handler.handleBroadcast!(payload)
+    } catch {
+      r = undefined
+    }
+    if (r instanceof Promise) r.then(() => this.broadcastDone(), () => this.broadcastDone())
+    else this.broadcastDone()
+  }
+
+  private broadcastDone(): void {
+    this.broadcastsRunning--
+    const next = this.broadcastQueue.shift()
+    if (next !== undefined) {
+      this.broadcastQueued -= next.length
+      this.runBroadcast(next)
+    }
+  }
+
+  private onTunnel(conn: Connection, id: number): void {
+    if (this.handler.handleTunnel === undefined) {
+      conn.sendFrame({ type: FrameType.tunnelClose, tunnel: id, code: ErrorCode.invalid, reason: `member of "${this.cluster}" does not accept tunnels` })
+      return
+    }
+    this.stats.tunnels++
+    const tunnel = conn.acceptTunnel(id)
+    Promise.resolve()
+      .then(() => this.handler.handleTunnel!(tunnel))
+      .catch(() => { void tunnel.close() })
+  }
+
+  /** Leaves the cluster and closes the connection. In-flight requests fail over to other members. */
+  async close(): Promise<void> {
+    await this.conn.close()
+  }
+}
+
+function checkLimits(l: Partial<MemberLimits> | undefined): MemberLimits {
+  const out = { ...DEFAULT_MEMBER_LIMITS, ...(l ?? {}) }
+  for (const [k, v] of Object.entries(out)) {
+    if (!Number.isInteger(v) || v < 1 || v > 0xffffffff) throw new HeraldError('INVALID', `limits.${k} must be a positive integer, got ${String(v)}`)
+  }
+  return out
+}
+
+/** Connects to the local relay as a member of `cluster` and starts serving it. */
+export async function register(options: RegisterOptions): Promise<Service> {
+  const limits = checkLimits(options.limits)
+  if (options.handler === null || typeof options.handler !== 'object') throw new HeraldError('INVALID', 'register() needs a handler object')
+  const transport = await openTransport(options, Role.member)
+  let service: Service | undefined
+  const conn = new Connection(transport, (reason) => service?.['handler'].handleDrop?.(reason))
+  service = new Service({ cluster: options.cluster, conn, limits, handler: options.handler })
+  try {
+    await options.handler.init?.(conn)
+    await conn.register(options.cluster, limits, options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {})
+  } catch (err) {
+    await conn.close()
+    throw err
+  }
+  return service
+}

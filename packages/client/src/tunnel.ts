@@ -1,0 +1,191 @@
+import { ErrorCode, FrameType, type Frame } from '@herald/wire'
+import { ClosedError, HeraldError, MessageTooLargeError, errorFromWire } from './errors.js'
+import { DEFAULT_TUNNEL_WINDOW, TUNNEL_MESSAGE_COST } from './constants.js'
+import { RESOLVED, toBytes, withDeadline, type Payload, type WaitOptions } from './util.js'
+
+export interface TunnelOwner {
+  sendFrame(frame: Frame): void
+  readonly maxMessageBytes: number
+  forgetTunnel(id: number): void
+}
+
+/** What a tunnel message costs against the allowance: its size plus a fixed per-message charge. */
+export function tunnelCost(bytes: number): number {
+  return bytes + TUNNEL_MESSAGE_COST
+}
+
+/**
+ * One end of a tunnel: an ordered, lossless, flow-controlled message stream to one member
+ * (or, on the member's side, to the client that opened it). `send` waits while the other
+ * end's allowance is used up; the allowance is granted back as `receive` consumes messages.
+ */
+export class Tunnel implements AsyncIterable<Uint8Array> {
+  readonly id: number
+  private readonly owner: TunnelOwner
+  private readonly window: number
+  private allowance = 0 // bytes the other end lets us send; may dip below 0 by one message
+  private sendQueue: Array<{ bytes: Uint8Array; resolve: () => void; reject: (e: unknown) => void }> = []
+  private inbox: Uint8Array[] = []
+  private inboxHead = 0
+  private consumed = 0 // consumed bytes not yet granted back
+  private reader: ((v: IteratorResult<Uint8Array>) => void) | undefined
+  private readerReject: ((e: unknown) => void) | undefined
+  private isClosed = false
+  private closeError: HeraldError | undefined
+  private remoteClosed = false
+
+  constructor(init: { id: number; owner: TunnelOwner; window?: number }) {
+    this.id = init.id
+    this.owner = init.owner
+    this.window = init.window ?? DEFAULT_TUNNEL_WINDOW
+  }
+
+  /** Internal: the window this end grants when the tunnel is set up. */
+  get initialWindow(): number {
+    return this.window
+  }
+
+  get closed(): boolean {
+    return this.isClosed
+  }
+
+  /**
+   * Sends one message, in order. Resolves once it is handed to the connection; waits while
+   * the receiver's allowance is used up (that is how a slow reader throttles the writer).
+   */
+  send(payload: Payload, options: WaitOptions = {}): Promise<void> {
+    if (this.isClosed) return Promise.reject(this.closeError ?? new ClosedError('tunnel is closed'))
+    const bytes = toBytes(payload)
+    if (bytes.length > this.owner.maxMessageBytes) {
+      return Promise.reject(new MessageTooLargeError(`tunnel message of ${bytes.length} bytes exceeds the limit of ${this.owner.maxMessageBytes}`))
+    }
+    if (this.sendQueue.length === 0 && this.allowance > 0) {
+      this.transmit(bytes)
+      return RESOLVED
+    }
+    let entry: { bytes: Uint8Array; resolve: () => void; reject: (e: unknown) => void } | undefined
+    const p = new Promise<void>((resolve, reject) => {
+      entry = { bytes: bytes.slice(), resolve, reject }
+      this.sendQueue.push(entry)
+    })
+    return withDeadline(p, options, 'tunnel send', () => {
+      const i = this.sendQueue.indexOf(entry!)
+      if (i >= 0) this.sendQueue.splice(i, 1)
+    })
+  }
+
+  private transmit(bytes: Uint8Array): void {
+    this.allowance -= tunnelCost(bytes.length)
+    this.owner.sendFrame({ type: FrameType.tunnelData, tunnel: this.id, payload: bytes })
+  }
+
+  /** Internal: the other end granted more allowance. */
+  grant(bytes: number): void {
+    this.allowance += bytes
+    while (this.allowance > 0 && this.sendQueue.length > 0) {
+      const e = this.sendQueue.shift()!
+      this.transmit(e.bytes)
+      e.resolve()
+    }
+  }
+
+  /** Internal: a message arrived. */
+  deliver(payload: Uint8Array): void {
+    if (this.isClosed && !this.remoteClosed) return
+    if (this.reader !== undefined) {
+      const r = this.reader
+      this.reader = undefined
+      this.readerReject = undefined
+      this.consume(payload.length)
+      r({ value: payload.slice(), done: false })
+      return
+    }
+    this.inbox.push(payload.slice())
+  }
+
+  private consume(size: number): void {
+    this.consumed += tunnelCost(size)
+    if (this.consumed >= this.window / 4 && !this.isClosed) {
+      this.owner.sendFrame({ type: FrameType.tunnelAllowance, tunnel: this.id, bytes: this.consumed })
+      this.consumed = 0
+    }
+  }
+
+  /** The next message. Resolves done once the other end closed and every message was read. */
+  next(options: WaitOptions = {}): Promise<IteratorResult<Uint8Array>> {
+    if (this.inboxHead < this.inbox.length) {
+      const m = this.inbox[this.inboxHead] as Uint8Array
+      this.inbox[this.inboxHead++] = undefined as unknown as Uint8Array
+      if (this.inboxHead > 256 && this.inboxHead * 2 > this.inbox.length) {
+        this.inbox = this.inbox.slice(this.inboxHead)
+        this.inboxHead = 0
+      }
+      this.consume(m.length)
+      return Promise.resolve({ value: m, done: false })
+    }
+    if (this.isClosed) {
+      if (this.closeError !== undefined) return Promise.reject(this.closeError)
+      return Promise.resolve({ value: undefined, done: true })
+    }
+    if (this.reader !== undefined) return Promise.reject(new HeraldError('INVALID', 'only one pending receive() per tunnel'))
+    const p = new Promise<IteratorResult<Uint8Array>>((resolve, reject) => {
+      this.reader = resolve
+      this.readerReject = reject
+    })
+    return withDeadline(p, options, 'tunnel receive', () => {
+      this.reader = undefined
+      this.readerReject = undefined
+    })
+  }
+
+  /** The next message; rejects with ClosedError when the tunnel ended and nothing is left. */
+  async receive(options: WaitOptions = {}): Promise<Uint8Array> {
+    const r = await this.next(options)
+    if (r.done === true) throw new ClosedError('tunnel closed by the other end')
+    return r.value
+  }
+
+  [Symbol.asyncIterator](): AsyncIterator<Uint8Array> {
+    return { next: () => this.next() }
+  }
+
+  /** Closes the tunnel from this end; messages already sent are delivered first. */
+  close(): Promise<void> {
+    if (this.isClosed) return RESOLVED
+    this.owner.sendFrame({ type: FrameType.tunnelClose, tunnel: this.id, code: ErrorCode.ok, reason: '' })
+    this.finish(undefined, false)
+    return RESOLVED
+  }
+
+  /** Internal: the other end (or the relay) closed the tunnel. */
+  remoteClose(code: number, reason: string): void {
+    this.remoteClosed = true
+    this.finish(code === ErrorCode.ok ? undefined : errorFromWire(code, reason || 'tunnel failed'), true)
+  }
+
+  /** Internal: the connection is gone. */
+  abort(error: HeraldError): void {
+    this.finish(error, false)
+  }
+
+  private finish(error: HeraldError | undefined, keepInbox: boolean): void {
+    if (this.isClosed) return
+    this.isClosed = true
+    this.closeError = error
+    this.owner.forgetTunnel(this.id)
+    if (!keepInbox) {
+      this.inbox = []
+      this.inboxHead = 0
+    }
+    const senders = this.sendQueue
+    this.sendQueue = []
+    const err = error ?? new ClosedError('tunnel is closed')
+    for (const s of senders) s.reject(err)
+    const r = this.reader
+    const rj = this.readerReject
+    this.reader = undefined
+    this.readerReject = undefined
+    if (error !== undefined) rj?.(error)
+    else r?.({ value: undefined, done: true })
+  }
+}

@@ -1,0 +1,28 @@
+/** Defaults of the relay node. RelayInit / CLI flags override each of them. */
+export const DEFAULT_CLIENT_PORT = 55555
+export const DEFAULT_CLIENT_HOST = '127.0.0.1'
+export const DEFAULT_NETWORK = 'herald'
+/** A client must complete the handshake within this time. */
+export const HANDSHAKE_TIMEOUT_MS = 5_000
+/** A partial frame that does not complete within this time closes the connection (slow loris). */
+export const DEFAULT_STALL_TIMEOUT_MS = 10_000
+/** How often sessions are checked for stalls and unread output. */
+export const HOUSEKEEPING_INTERVAL_MS = 250
+/** Above this many bytes waiting for a client's socket, events are queued per subscription (and dropped past its limit). */
+export const SOCKET_HIGH_WATER = 1024 * 1024
+/** A client that leaves more than this unread in its socket is disconnected. */
+export const MAX_UNREAD_BYTES = 128 * 1024 * 1024
+/** Per-connection limits. */
+export const MAX_PENDING_REQUESTS_PER_CONNECTION = 65_536
+export const MAX_SUBSCRIPTIONS_PER_CONNECTION = 4_096
+export const MAX_TUNNELS_PER_CONNECTION = 1_024
+export const MAX_REGISTRATIONS_PER_CONNECTION = 64
+/** Requests waiting for a free member slot, per cluster. */
+export const MAX_QUEUED_REQUESTS_PER_CLUSTER = 100_000
+export const MAX_QUEUED_REQUEST_BYTES_PER_CLUSTER = 256 * 1024 * 1024
+/** Extra allowance charged per tunnel message (must match the SDK). */
+export const TUNNEL_MESSAGE_COST = 64
+/** On shutdown, members get this long to answer in-flight requests. */
+export const SHUTDOWN_GRACE_MS = 2_000
+/** Cluster names starting with this are the relay's own services (e.g. "$herald.status"). */
+export const SYSTEM_PREFIX = '$herald.'

@@ -1,0 +1,115 @@
+import { encodeFrame, frameSize, writeFrame } from './encode.js'
+import type { Frame } from './frames.js'
+
+/** Default batch size: frames are flushed as one write when this many bytes are queued. */
+export const DEFAULT_BATCH_BYTES = 64 * 1024
+
+export interface FrameBatcherInit {
+  /** Receives each flushed batch (one or more whole frames, in order). */
+  sink: (bytes: Uint8Array) => void
+  /** Flush as soon as a batch reaches this size (default 64 KiB). */
+  batchBytes?: number
+  /** Buffer allocator; Node callers pass Buffer.allocUnsafe to skip zero-filling. */
+  alloc?: (size: number) => Uint8Array
+  /**
+   * Runs the deferred flush. The default is setImmediate (after pending I/O), not a
+   * microtask: a caller that awaits each send in a loop resumes on a microtask, so a
+   * microtask flush would send one write per message.
+   */
+  defer?: (task: () => void) => void
+}
+
+const defaultDefer: (task: () => void) => void =
+  typeof (globalThis as { setImmediate?: unknown }).setImmediate === 'function'
+    ? (task) => { (globalThis as unknown as { setImmediate: (t: () => void) => void }).setImmediate(task) }
+    : (task) => { setTimeout(task, 0) }
+
+/**
+ * Write coalescing: frames pushed in one tick leave in one write (flushed after the current
+ * turn of the event loop, or when the batch is full), never one write per small frame. Each batch is a fresh buffer
+ * that is handed to the sink and never touched again, so the sink may keep it.
+ */
+export class FrameBatcher {
+  private readonly sink: (bytes: Uint8Array) => void
+  private readonly batchBytes: number
+  private readonly alloc: (size: number) => Uint8Array
+  private readonly defer: (task: () => void) => void
+  private buf: Uint8Array | undefined
+  private len = 0
+  private scheduled = false
+  private readonly flushTask = (): void => {
+    this.scheduled = false
+    this.flush()
+  }
+
+  constructor(init: FrameBatcherInit) {
+    this.sink = init.sink
+    this.batchBytes = init.batchBytes ?? DEFAULT_BATCH_BYTES
+    this.alloc = init.alloc ?? ((n) => new Uint8Array(n))
+    this.defer = init.defer ?? defaultDefer
+  }
+
+  /** Bytes queued and not yet handed to the sink. */
+  get pending(): number {
+    return this.len
+  }
+
+  /** Queues one frame (its payload is copied). */
+  push(frame: Frame): void {
+    const size = frameSize(frame)
+    if (size > this.batchBytes) {
+      this.flush()
+      this.sink(encodeFrame(frame))
+      return
+    }
+    const buf = this.reserve(size)
+    writeFrame(frame, buf, this.len)
+    this.len += size
+    this.schedule()
+  }
+
+  /** Queues bytes that are already one or more encoded frames (fan-out of the same bytes). */
+  pushRaw(bytes: Uint8Array): void {
+    if (bytes.length > this.batchBytes) {
+      this.flush()
+      this.sink(bytes.slice())
+      return
+    }
+    const buf = this.reserve(bytes.length)
+    buf.set(bytes, this.len)
+    this.len += bytes.length
+    this.schedule()
+  }
+
+  /** Hands the current batch to the sink now. */
+  flush(): void {
+    if (this.len === 0 || this.buf === undefined) return
+    const out = this.buf.subarray(0, this.len)
+    this.buf = undefined
+    this.len = 0
+    this.sink(out)
+  }
+
+  /** Drops anything queued (the connection is gone). */
+  discard(): void {
+    this.buf = undefined
+    this.len = 0
+  }
+
+  private reserve(size: number): Uint8Array {
+    if (this.buf !== undefined && this.len + size > this.buf.length) this.flush()
+    if (this.buf === undefined) this.buf = this.alloc(this.batchBytes)
+    return this.buf
+  }
+
+  private schedule(): void {
+    if (this.len >= this.batchBytes) {
+      this.flush()
+      return
+    }
+    if (!this.scheduled) {
+      this.scheduled = true
+      this.defer(this.flushTask)
+    }
+  }
+}

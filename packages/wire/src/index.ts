@@ -1,0 +1,7 @@
+export * from './constants.js'
+export * from './errors.js'
+export * from './frames.js'
+export { SCHEMA, type Field, type FieldKind } from './schema.js'
+export { encodeFrame, encodeFrames, frameSize, writeFrame, nameBytes, textBytes } from './encode.js'
+export { FrameDecoder, parseFrame, nextFrame, type RawFrame, type FrameDecoderInit } from './decode.js'
+export { FrameBatcher, DEFAULT_BATCH_BYTES, type FrameBatcherInit } from './batcher.js'
