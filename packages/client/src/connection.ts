@@ -24,8 +24,8 @@ export interface ConnectOptions {
   onDrop?: (reason: HeraldError) => void
 }
 
-export interface RequestOptions extends WaitOptions {}
-export interface TunnelOptions extends WaitOptions {}
+export type RequestOptions = WaitOptions
+export type TunnelOptions = WaitOptions
 
 /** Internal hooks a member (register()) installs on its connection. */
 export interface MemberHooks {

@@ -163,9 +163,9 @@ export async function register(options: RegisterOptions): Promise<Service> {
   const limits = checkLimits(options.limits)
   if (options.handler === null || typeof options.handler !== 'object') throw new HeraldError('INVALID', 'register() needs a handler object')
   const transport = await openTransport(options, Role.member)
-  let service: Service | undefined
-  const conn = new Connection(transport, (reason) => service?.['handler'].handleDrop?.(reason))
-  service = new Service({ cluster: options.cluster, conn, limits, handler: options.handler })
+  const handler = options.handler
+  const conn = new Connection(transport, (reason) => handler.handleDrop?.(reason))
+  const service = new Service({ cluster: options.cluster, conn, limits, handler: options.handler })
   try {
     await options.handler.init?.(conn)
     await conn.register(options.cluster, limits, options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {})
