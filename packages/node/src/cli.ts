@@ -4,6 +4,7 @@ import { parseArgs, type ParseArgsConfig } from 'node:util'
 import { spawn } from 'node:child_process'
 import { connect, register, HeraldError, type Connection } from '@herald/client'
 import { startRelay } from './relay.js'
+import { KeyFileError, devNetworkKey, newNetworkKeyText, readNetworkKeyFile, writeNetworkKeyFile } from './network-key.js'
 import { DEFAULT_CLIENT_PORT, DEFAULT_NETWORK, DEFAULT_STALL_TIMEOUT_MS, SYSTEM_PREFIX } from './constants.js'
 
 const VERSION = '0.1.0'
@@ -56,23 +57,32 @@ function writeOut(data: Uint8Array | string): Promise<void> {
 
 const commands: Record<string, Command> = {
   relay: {
-    usage: 'herald relay [--dev] [--network NAME] [--port 55555] [--socket PATH] [--json]',
+    usage: 'herald relay (--key-file F | --dev) [--network NAME] [--port 55555] [--listen MULTIADDR...] [--bootstrap MULTIADDR...] [--no-mdns] [--data-dir DIR] [--socket PATH] [--json]',
     help: `Runs a relay node in the foreground until SIGINT/SIGTERM (then stops gracefully, exit 0).
 Local clients connect to 127.0.0.1:PORT (loopback only) and, with --socket, to a Unix socket.
+Relays of one network find each other (mDNS, --bootstrap, a private DHT) and form one overlay.
 
-  --dev              development mode (the default in this version; the overlay and network
-                     keys of later versions will require --key-file otherwise)
-  --network NAME     network name (default "${DEFAULT_NETWORK}")
+  --key-file F       the network key (make one with \`herald keygen\`); relays without it
+                     cannot complete a connection with this one
+  --dev              development mode: the key is derived from the network name (INSECURE),
+                     the overlay listens on loopback and mDNS is off unless --mdns
+  --network NAME     network name (default "${DEFAULT_NETWORK}"); other names never merge
   --port N           client port (default ${DEFAULT_CLIENT_PORT}; 0 picks a free port)
+  --listen MA        overlay listen address, repeatable (default /ip4/0.0.0.0/tcp/0,
+                     with --dev /ip4/127.0.0.1/tcp/0)
+  --bootstrap MA     overlay address of a relay to join (with /p2p/<peer id>), repeatable
+  --no-mdns          do not discover relays on the LAN by mDNS (on by default without --dev)
+  --mdns             discover by mDNS even with --dev
+  --data-dir DIR     keep the relay's peer identity in DIR (file mode 0600) across restarts
   --socket PATH      also serve clients on a Unix socket, created with mode 0600
   --max-message N    largest message in bytes (default 16 MiB)
   --stall-timeout MS close a client whose partial frame stalls this long (default ${DEFAULT_STALL_TIMEOUT_MS})
   --json             print one JSON line on stdout when ready:
-                     {"event":"ready","peerId":"…","port":N,"addrs":[…]}
-
-This version runs a network of one relay: addrs is empty until the overlay lands.`,
+                     {"event":"ready","peerId":"…","port":N,"addrs":["/ip4/…/tcp/…/p2p/…"]}`,
     options: {
-      dev: { type: 'boolean' }, network: { type: 'string' }, port: { type: 'string', short: 'p' },
+      dev: { type: 'boolean' }, 'key-file': { type: 'string' }, network: { type: 'string' }, port: { type: 'string', short: 'p' },
+      listen: { type: 'string', multiple: true }, bootstrap: { type: 'string', multiple: true },
+      'no-mdns': { type: 'boolean' }, mdns: { type: 'boolean' }, 'data-dir': { type: 'string' },
       socket: { type: 'string' }, json: { type: 'boolean' }, 'max-message': { type: 'string' },
       'stall-timeout': { type: 'string' },
     },
@@ -80,18 +90,46 @@ This version runs a network of one relay: addrs is empty until the overlay lands
     async run(values) {
       const port = intOption(values['port'], 'port', DEFAULT_CLIENT_PORT, 0)
       if (port > 65535) throw new UsageError('--port must be at most 65535')
+      const dev = values['dev'] === true
+      const keyFile = values['key-file'] as string | undefined
+      if (dev === (keyFile !== undefined)) {
+        throw new UsageError(dev ? 'give --key-file or --dev, not both' : 'a relay needs the network key: --key-file F (see `herald keygen`), or --dev for an insecure development relay')
+      }
+      const network = (values['network'] as string | undefined) ?? DEFAULT_NETWORK
+      let networkKey: Uint8Array
+      if (keyFile !== undefined) {
+        try {
+          networkKey = readNetworkKeyFile(keyFile)
+        } catch (err) {
+          if (err instanceof KeyFileError) throw new UsageError(err.message)
+          throw err
+        }
+      } else {
+        networkKey = devNetworkKey(network)
+        process.stderr.write('herald: WARNING: --dev derives the network key from the network name: anyone can join this network. Use --key-file in production.\n')
+      }
+      const list = (v: unknown): string[] => (Array.isArray(v) ? v.map(String) : [])
+      const bootstrap = list(values['bootstrap'])
+      for (const b of bootstrap) if (!/\/p2p\/[A-Za-z0-9]+$/.test(b)) throw new UsageError(`--bootstrap ${b}: the address must end with /p2p/<peer id>`)
+      const listen = list(values['listen'])
       const relay = await startRelay({
         port,
-        ...(values['network'] !== undefined ? { network: String(values['network']) } : {}),
+        network,
+        networkKey,
+        listen: listen.length > 0 ? listen : [dev ? '/ip4/127.0.0.1/tcp/0' : '/ip4/0.0.0.0/tcp/0'],
+        bootstrap,
+        mdns: values['no-mdns'] === true ? false : values['mdns'] === true ? true : !dev,
+        ...(values['data-dir'] !== undefined ? { dataDir: String(values['data-dir']) } : {}),
         ...(values['socket'] !== undefined ? { socketPath: String(values['socket']) } : {}),
         maxMessageBytes: intOption(values['max-message'], 'max-message', 16 * 1024 * 1024, 1),
         stallTimeoutMs: intOption(values['stall-timeout'], 'stall-timeout', DEFAULT_STALL_TIMEOUT_MS, 1),
       })
       if (values['json'] === true) {
-        await writeOut(JSON.stringify({ event: 'ready', peerId: relay.nodeId, port: relay.port, addrs: [] }) + '\n')
+        await writeOut(JSON.stringify({ event: 'ready', peerId: relay.nodeId, port: relay.port, addrs: relay.addrs() }) + '\n')
       } else {
         process.stderr.write(`herald: relay ${relay.nodeId} (network "${relay.network}") serving clients on 127.0.0.1:${relay.port}` +
-          `${values['socket'] !== undefined ? ` and ${String(values['socket'])}` : ''}; Ctrl-C stops it\n`)
+          `${values['socket'] !== undefined ? ` and ${String(values['socket'])}` : ''}\n` +
+          `herald: overlay addresses: ${relay.addrs().join(' ')}\nherald: Ctrl-C stops it\n`)
       }
       await new Promise<void>((resolve) => {
         const stop = (sig: string): void => {
@@ -101,6 +139,29 @@ This version runs a network of one relay: addrs is empty until the overlay lands
         process.once('SIGINT', () => stop('SIGINT'))
         process.once('SIGTERM', () => stop('SIGTERM'))
       })
+      return 0
+    },
+  },
+  keygen: {
+    usage: 'herald keygen [--out F]',
+    help: `Makes a new network key: 32 random bytes. Every relay of a network needs the same key file.
+With --out the key is written to F with mode 0600 (an existing file is never overwritten);
+otherwise it is printed on stdout.`,
+    options: { out: { type: 'string', short: 'o' } },
+    positionals: [0, 0],
+    async run(values) {
+      const out = values['out'] as string | undefined
+      if (out === undefined) {
+        await writeOut(newNetworkKeyText())
+        return 0
+      }
+      try {
+        writeNetworkKeyFile(out)
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code
+        throw new Error(code === 'EEXIST' ? `${out} exists; not overwriting it` : `cannot write ${out}: ${code ?? String(err)}`)
+      }
+      process.stderr.write(`herald: wrote a new network key to ${out} (mode 0600)\n`)
       return 0
     },
   },
@@ -115,6 +176,7 @@ The payload is PAYLOAD, or stdin when PAYLOAD is omitted.
     positionals: [1, 2],
     async run(values, [cluster, payload]) {
       const timeoutMs = intOption(values['timeout'], 'timeout', 10_000, 1)
+      clientPort(values) // a bad --port is a usage error before stdin is read, not after
       const body = payload ?? (await readStdin())
       const reply = await withConnection(values, (c) => c.request(cluster!, body, { timeoutMs }))
       await writeOut(reply)
@@ -201,7 +263,7 @@ Broadcasts are printed on stdout, one line each. Says "serving" on stderr once r
   },
   status: {
     usage: 'herald status [--json] [--port N]',
-    help: 'Shows the relay: clients, clusters with their members, topics with subscribers, counters.',
+    help: 'Shows the relay: clients, peers (the directory: other relays with their clusters and topics), local clusters and topics, counters.',
     options: { ...portOption, json: { type: 'boolean' } },
     positionals: [0, 0],
     async run(values) {
@@ -214,9 +276,11 @@ Broadcasts are printed on stdout, one line each. Says "serving" on stderr once r
       const lines = [
         `relay     ${s.nodeId}  network "${s.network}"  port ${s.port}  up ${(s.uptimeMs / 1000).toFixed(0)} s  rss ${(s.rssBytes / 1048576).toFixed(1)} MiB`,
         `clients   ${s.clients} connected (${s.acceptedConnections} accepted, ${s.protocolErrors} closed for errors)`,
-        `peers     ${s.peers.length}`,
+        `addrs     ${s.addrs.join(' ')}`,
+        `peers     ${s.peers.length === 0 ? '(none)' : ''}`,
+        ...s.peers.map((p) => `  ${p.nodeId}${p.connected ? '' : ' (not linked)'}: clusters ${Object.entries(p.clusters).map(([n, c]) => `${n}(${c.members})`).join(' ') || '-'}; topics ${p.topics.join(' ') || '-'}`),
         `clusters  ${s.clusters.length === 0 ? '(none)' : ''}`,
-        ...s.clusters.map((c) => `  ${c.name}: ${c.members} member(s), ${c.outstanding} in flight, ${c.queued} queued`),
+        ...s.clusters.map((c) => `  ${c.name}: ${c.members} local member(s), ${c.outstanding} in flight, ${c.queued} queued`),
         `topics    ${s.topics.length === 0 ? '(none)' : ''}`,
         ...s.topics.map((t) => `  ${t.name}: ${t.subscribers} subscriber(s), ${t.dropped} dropped`),
         'counters',
@@ -294,7 +358,7 @@ main(process.argv.slice(2)).then(
       process.exit(2)
     }
     const msg = err instanceof HeraldError ? `${err.message} (${err.code})` : err instanceof Error ? err.message : String(err)
-    process.stderr.write(`herald: ${msg}\n`)
+    process.stderr.write(`herald: ${msg.replace(/\s*[\r\n]+\s*/g, ' ')}\n`) // one line, even for a multi-line remote error
     process.exit(1)
   },
 )

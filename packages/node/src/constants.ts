@@ -26,3 +26,14 @@ export const TUNNEL_MESSAGE_COST = 64
 export const SHUTDOWN_GRACE_MS = 2_000
 /** Cluster names starting with this are the relay's own services (e.g. "$herald.status"). */
 export const SYSTEM_PREFIX = '$herald.'
+/** Bytes a peer link may hold unsent before events/broadcasts to that relay are dropped. */
+export const MAX_LINK_BACKLOG_BYTES = 64 * 1024 * 1024
+/** Directory heartbeat: each relay refreshes its entry this often. */
+export const HEARTBEAT_MS = 1_000
+/** An entry not refreshed for this long leaves the view (about two missed heartbeats). */
+export const ENTRY_EXPIRY_MS = 2_500
+/** Anti-entropy: a digest goes to one random peer this often. */
+export const ANTI_ENTROPY_MS = 2_000
+export const TOMBSTONE_MS = 60_000
+/** Overlay protocol ids are per network, so networks never mix streams. */
+export const PROTOCOL_PREFIX = '/herald'

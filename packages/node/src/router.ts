@@ -20,6 +20,25 @@ export interface Endpoint {
   sendDroppable(queue: OutQueue, frame: Uint8Array, topic: string | undefined): boolean
 }
 
+/** Other relays, as the router sees them (the mesh implements this over peer links). */
+export interface RemoteNodes {
+  /** Relays other than this one with members of `cluster` (and a link to them). */
+  clusterNodes(cluster: string): ReadonlyArray<{ node: string; members: number }>
+  /** Relays other than this one with subscribers of `topic`. */
+  topicNodes(topic: string): readonly string[]
+  /** Sends a control frame to a relay; false when there is no link to it. */
+  send(node: string, frame: Frame): boolean
+  /** Sends pre-encoded event/broadcast bytes; false when dropped. */
+  sendDroppable(node: string, frame: Uint8Array): boolean
+  /** A tunnel stream to `node`: an endpoint that speaks the tunnel frames (id 1) to the relay there. */
+  openTunnel(node: string): Endpoint
+  /** Local clusters or topics changed (the directory entry must be republished). */
+  changed(): void
+}
+
+/** The tunnel id used on a relay-to-relay tunnel stream (one tunnel per stream). */
+export const STREAM_TUNNEL_ID = 1
+
 export interface MemberState {
   readonly endpoint: Endpoint
   readonly cluster: string
@@ -50,6 +69,8 @@ interface RequestState {
   payload: Uint8Array | undefined // held only while queued
   readonly size: number
   member: MemberState | undefined
+  /** The relay this request was sent to, when it went to another relay. */
+  remote: string | undefined
   timer: ReturnType<typeof setTimeout> | undefined
   answered: boolean // the origin has its answer (reply, failure or timeout)
 }
@@ -121,6 +142,11 @@ export class Router {
   private readonly requests = new Map<number, RequestState>()
   private nextRid = 1
   private draining = false
+  private remote: RemoteNodes | undefined
+  /** Requests in flight per remote relay. */
+  private readonly remoteInflight = new Map<string, Set<number>>()
+  private tunnelRr = 0
+  private remoteRr = 0
   readonly counters: RouterCounters = {
     requests: 0, replies: 0, failures: 0, timeouts: 0, membersLost: 0, noMembers: 0,
     broadcasts: 0, published: 0, delivered: 0, dropped: 0, tunnelsOpened: 0, tunnelBytes: 0,
@@ -129,6 +155,24 @@ export class Router {
 
   constructor(init: RouterInit = {}) {
     this.systemRequest = init.systemRequest
+  }
+
+  setRemote(remote: RemoteNodes): void {
+    this.remote = remote
+  }
+
+  private changed(): void {
+    this.remote?.changed()
+  }
+
+  /** This relay's clusters (member counts, load) and topics, for its directory entry. */
+  localSummary(): { clusters: Record<string, { members: number; load: number }>; topics: string[] } {
+    const clusters: Record<string, { members: number; load: number }> = {}
+    for (const g of this.clusters.values()) {
+      if (g.members.length === 0) continue
+      clusters[g.name] = { members: g.members.length, load: g.members.reduce((s, m) => s + m.outstanding, 0) }
+    }
+    return { clusters, topics: [...this.topics.keys()] }
   }
 
   private allocRid(): number {
@@ -172,6 +216,7 @@ export class Router {
     }
     group.members.push(member)
     this.pump(group)
+    this.changed()
     return { code: ErrorCode.ok, message: '' }
   }
 
@@ -207,11 +252,13 @@ export class Router {
       }
       this.clusters.delete(group.name)
     }
+    this.changed()
   }
 
   // ---- request/reply ----------------------------------------------------------------
 
-  request(origin: Endpoint, frame: { id: number; timeoutMs: number; cluster: string; payload: Uint8Array }): void {
+  /** A request from a local client, or (localOnly) from another relay, which only local members serve. */
+  request(origin: Endpoint, frame: { id: number; timeoutMs: number; cluster: string; payload: Uint8Array }, localOnly = false): void {
     const st = this.state(origin)
     this.counters.requests++
     if (frame.cluster.startsWith('$') && this.systemRequest !== undefined) {
@@ -230,7 +277,8 @@ export class Router {
       return
     }
     const group = this.clusters.get(frame.cluster)
-    if (group === undefined || group.members.length === 0) {
+    const remotes = localOnly || this.remote === undefined ? [] : this.remote.clusterNodes(frame.cluster)
+    if ((group === undefined || group.members.length === 0) && remotes.length === 0) {
       this.counters.noMembers++
       origin.send(failure(frame.id, ErrorCode.noMembers, `no members of cluster "${frame.cluster}"`))
       return
@@ -239,14 +287,32 @@ export class Router {
     const r: RequestState = {
       rid, origin, originId: frame.id, cluster: frame.cluster, timeoutMs: frame.timeoutMs,
       deadline: Date.now() + frame.timeoutMs, payload: undefined, size: frame.payload.length,
-      member: undefined, timer: undefined, answered: false,
+      member: undefined, remote: undefined, timer: undefined, answered: false,
     }
     this.requests.set(rid, r)
     st.requests.add(rid)
     r.timer = setTimeout(() => this.timeout(r), frame.timeoutMs)
-    const member = this.pick(group, r.size)
+    const member = group === undefined ? undefined : this.pick(group, r.size)
+    // Another relay wins only when its members are less loaded (per member); ties stay local.
+    let bestRemote: string | undefined
+    let bestScore = member === undefined ? Infinity : member.outstanding
+    const start = remotes.length > 0 ? this.remoteRr++ % remotes.length : 0
+    for (let k = 0; k < remotes.length; k++) {
+      const n = remotes[(start + k) % remotes.length]!
+      const score = (this.remoteInflight.get(n.node)?.size ?? 0) / Math.max(1, n.members)
+      if (score < bestScore) {
+        bestScore = score
+        bestRemote = n.node
+      }
+    }
+    if (bestRemote !== undefined && this.dispatchRemote(r, bestRemote, frame.payload)) return
     if (member !== undefined) {
       this.dispatch(r, member, frame.payload)
+      return
+    }
+    if (group === undefined) {
+      this.counters.noMembers++
+      this.finish(r, failure(r.originId, ErrorCode.noMembers, `no reachable members of cluster "${frame.cluster}"`))
       return
     }
     if (group.queue.length - group.queueHead >= MAX_QUEUED_REQUESTS_PER_CLUSTER ||
@@ -283,6 +349,45 @@ export class Router {
     member.endpoint.send({ type: FrameType.request, id: r.rid, timeoutMs, cluster: r.cluster, payload })
   }
 
+  private dispatchRemote(r: RequestState, node: string, payload: Uint8Array): boolean {
+    const timeoutMs = Math.max(1, r.deadline - Date.now())
+    if (!this.remote!.send(node, { type: FrameType.request, id: r.rid, timeoutMs, cluster: r.cluster, payload })) return false
+    r.remote = node
+    let set = this.remoteInflight.get(node)
+    if (set === undefined) {
+      set = new Set()
+      this.remoteInflight.set(node, set)
+    }
+    set.add(r.rid)
+    return true
+  }
+
+  /** Another relay answered a request we sent it. */
+  remoteAnswer(node: string, rid: number, frame: { payload: Uint8Array } | { code: ErrorCode; message: string }): void {
+    const r = this.requests.get(rid)
+    if (r === undefined || r.remote !== node) return
+    if ('payload' in frame) {
+      this.counters.replies++
+      this.finish(r, { type: FrameType.reply, id: r.originId, payload: frame.payload })
+    } else {
+      this.counters.failures++
+      this.finish(r, failure(r.originId, frame.code, frame.message))
+    }
+  }
+
+  /** The link to another relay is gone: what it was serving has lost its member. */
+  remoteLost(node: string): void {
+    const set = this.remoteInflight.get(node)
+    if (set === undefined) return
+    this.remoteInflight.delete(node)
+    for (const rid of set) {
+      const r = this.requests.get(rid)
+      if (r === undefined) continue
+      this.counters.membersLost++
+      this.finish(r, failure(r.originId, ErrorCode.memberLost, `the relay serving the request to "${r.cluster}" was lost`))
+    }
+  }
+
   /** Moves waiting requests to members that have room again. */
   private pump(group: ClusterGroup): void {
     while (group.queueHead < group.queue.length) {
@@ -311,7 +416,7 @@ export class Router {
     r.timer = undefined
     if (r.answered) return
     this.counters.timeouts++
-    if (r.member === undefined) {
+    if (r.member === undefined && r.remote === undefined) {
       const group = this.clusters.get(r.cluster)
       if (group !== undefined) group.queuedBytes -= r.size
       r.payload = undefined
@@ -320,6 +425,7 @@ export class Router {
     this.answer(r, failure(r.originId, ErrorCode.timeout, `request to "${r.cluster}" timed out after ${r.timeoutMs} ms`))
     if (r.member === undefined) this.forget(r)
   }
+
 
   /** Sends the origin its answer (once). */
   private answer(r: RequestState, frame: Frame): void {
@@ -333,6 +439,7 @@ export class Router {
 
   private forget(r: RequestState): void {
     this.requests.delete(r.rid)
+    if (r.remote !== undefined) this.remoteInflight.get(r.remote)?.delete(r.rid)
     const m = r.member
     if (m !== undefined && m.inflight.delete(r.rid)) {
       m.outstanding--
@@ -366,8 +473,11 @@ export class Router {
   // ---- broadcast --------------------------------------------------------------------
 
   /** `frame` is the encoded BROADCAST frame, forwarded to each member as it is. */
-  broadcast(cluster: string, frame: Uint8Array): void {
+  broadcast(cluster: string, frame: Uint8Array, localOnly = false): void {
     this.counters.broadcasts++
+    if (!localOnly && this.remote !== undefined) {
+      for (const n of this.remote.clusterNodes(cluster)) this.remote.sendDroppable(n.node, frame)
+    }
     const group = this.clusters.get(cluster)
     if (group === undefined) return
     for (const m of group.members) {
@@ -396,6 +506,7 @@ export class Router {
       this.topics.set(topic, subs)
     }
     subs.set(endpoint, sub)
+    if (subs.size === 1) this.changed()
     return { code: ErrorCode.ok, message: '' }
   }
 
@@ -412,13 +523,19 @@ export class Router {
   private dropSubscriber(sub: Subscriber): void {
     const subs = this.topics.get(sub.topic)
     subs?.delete(sub.endpoint)
-    if (subs !== undefined && subs.size === 0) this.topics.delete(sub.topic)
+    if (subs !== undefined && subs.size === 0) {
+      this.topics.delete(sub.topic)
+      this.changed()
+    }
     sub.queue.clear()
   }
 
   /** `frame` is the encoded EVENT frame (the PUBLISH bytes with the type changed), fanned out as it is. */
-  publish(topic: string, frame: Uint8Array): void {
+  publish(topic: string, frame: Uint8Array, localOnly = false): void {
     this.counters.published++
+    if (!localOnly && this.remote !== undefined) {
+      for (const node of this.remote.topicNodes(topic)) this.remote.sendDroppable(node, frame)
+    }
     const subs = this.topics.get(topic)
     if (subs === undefined) return
     for (const sub of subs.values()) {
@@ -429,31 +546,50 @@ export class Router {
 
   // ---- tunnels ----------------------------------------------------------------------
 
-  openTunnel(origin: Endpoint, frame: { tunnel: number; timeoutMs: number; cluster: string }): void {
+  openTunnel(origin: Endpoint, frame: { tunnel: number; timeoutMs: number; cluster: string }, localOnly = false): void {
     const st = this.state(origin)
     const refuse = (code: ErrorCode, reason: string): void => origin.send({ type: FrameType.tunnelClose, tunnel: frame.tunnel, code, reason })
     if (st.tunnels.has(frame.tunnel)) return refuse(ErrorCode.invalid, `tunnel id ${frame.tunnel} is in use`)
     if (st.tunnels.size >= MAX_TUNNELS_PER_CONNECTION) return refuse(ErrorCode.limit, `a connection may have at most ${MAX_TUNNELS_PER_CONNECTION} tunnels`)
     if (this.draining) return refuse(ErrorCode.shutdown, 'the relay is shutting down')
     const group = this.clusters.get(frame.cluster)
-    if (group === undefined || group.members.length === 0) return refuse(ErrorCode.noMembers, `no members of cluster "${frame.cluster}"`)
-    let member = group.members[group.rr % group.members.length] as MemberState
-    group.rr = (group.rr + 1) % group.members.length
-    for (const m of group.members) if (m.outstanding < member.outstanding) member = m
+    const local = group !== undefined && group.members.length > 0
+    const remotes = localOnly || this.remote === undefined ? [] : this.remote.clusterNodes(frame.cluster)
+    if (!local && remotes.length === 0) return refuse(ErrorCode.noMembers, `no members of cluster "${frame.cluster}"`)
     const rid = this.allocRid()
+    let target: TunnelSide
+    // Spread tunnels over every member in the network: pick a member uniformly.
+    const localCount = local ? group.members.length : 0
+    const total = localCount + remotes.reduce((s, n) => s + n.members, 0)
+    let k = this.tunnelRr++ % Math.max(1, total)
+    if (k < localCount) {
+      let member = group!.members[k] as MemberState
+      for (const m of group!.members) if (m.outstanding < member.outstanding) member = m
+      target = { endpoint: member.endpoint, id: rid, credit: 0 }
+    } else {
+      k -= localCount
+      let node = remotes[0]!.node
+      for (const n of remotes) {
+        if (k < n.members) { node = n.node; break }
+        k -= n.members
+      }
+      const ep = this.remote!.openTunnel(node)
+      this.attach(ep)
+      target = { endpoint: ep, id: STREAM_TUNNEL_ID, credit: 0 }
+    }
     const t: TunnelState = {
       rid, cluster: frame.cluster,
       opener: { endpoint: origin, id: frame.tunnel, credit: 0 },
-      member: { endpoint: member.endpoint, id: rid, credit: 0 },
+      member: target,
       accepted: false, timer: undefined,
     }
     st.tunnels.set(frame.tunnel, t)
-    this.state(member.endpoint).tunnels.set(rid, t)
+    this.state(target.endpoint).tunnels.set(target.id, t)
     t.timer = setTimeout(() => {
       if (!t.accepted) this.closeTunnel(t, undefined, ErrorCode.timeout, `no member of "${frame.cluster}" accepted the tunnel within ${frame.timeoutMs} ms`)
     }, frame.timeoutMs)
     this.counters.tunnelsOpened++
-    member.endpoint.send({ type: FrameType.tunnelOpen, tunnel: rid, timeoutMs: frame.timeoutMs, cluster: frame.cluster })
+    target.endpoint.send({ type: FrameType.tunnelOpen, tunnel: target.id, timeoutMs: frame.timeoutMs, cluster: frame.cluster })
   }
 
   private tunnelOf(endpoint: Endpoint, id: number): { t: TunnelState; self: TunnelSide; other: TunnelSide } | undefined {

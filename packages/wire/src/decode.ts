@@ -5,6 +5,7 @@ import { SCHEMA } from './schema.js'
 
 // ignoreBOM: a leading U+FEFF is part of a name or text, not a marker to strip.
 const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true })
+const EMPTY = new Uint8Array(0)
 
 function protocolError(message: string): WireError {
   return new WireError(ErrorCode.protocol, message)
@@ -39,7 +40,10 @@ export interface FrameDecoderInit {
 export class FrameDecoder {
   readonly maxFrameBytes: number
   private chunks: Uint8Array[] = []
-  private head = 0 // offset into chunks[0]
+  // Consumed chunks are skipped by index, not shift()ed: shifting a long array is O(n), so a
+  // frame arriving as many tiny reads would cost quadratic time (a hostile client's lever).
+  private first = 0 // index of the first live chunk
+  private head = 0 // offset into chunks[first]
   private total = 0 // bytes buffered, from head
   private failed: WireError | undefined
 
@@ -76,14 +80,14 @@ export class FrameDecoder {
   }
 
   private peekU32(): number {
-    const first = this.chunks[0] as Uint8Array
+    const first = this.chunks[this.first] as Uint8Array
     if (first.length - this.head >= 4) {
       const h = this.head
       return ((first[h] as number) * 0x1000000) + (((first[h + 1] as number) << 16) | ((first[h + 2] as number) << 8) | (first[h + 3] as number))
     }
     let v = 0
     let need = 4
-    let ci = 0
+    let ci = this.first
     let off = this.head
     while (need > 0) {
       const c = this.chunks[ci] as Uint8Array
@@ -98,31 +102,44 @@ export class FrameDecoder {
   }
 
   private take(n: number): Uint8Array {
-    const first = this.chunks[0] as Uint8Array
+    const first = this.chunks[this.first] as Uint8Array
     this.total -= n
+    let out: Uint8Array
     if (first.length - this.head >= n) {
-      const out = first.subarray(this.head, this.head + n)
+      out = first.subarray(this.head, this.head + n)
       this.head += n
-      if (this.head === first.length) {
-        this.chunks.shift()
-        this.head = 0
-      }
-      return out
-    }
-    const out = new Uint8Array(n)
-    let p = 0
-    while (p < n) {
-      const c = this.chunks[0] as Uint8Array
-      const m = Math.min(c.length - this.head, n - p)
-      out.set(c.subarray(this.head, this.head + m), p)
-      p += m
-      this.head += m
-      if (this.head === c.length) {
-        this.chunks.shift()
-        this.head = 0
+      if (this.head === first.length) this.dropFirst()
+    } else {
+      out = new Uint8Array(n)
+      let p = 0
+      while (p < n) {
+        const c = this.chunks[this.first] as Uint8Array
+        const m = Math.min(c.length - this.head, n - p)
+        out.set(c.subarray(this.head, this.head + m), p)
+        p += m
+        this.head += m
+        if (this.head === c.length) this.dropFirst()
       }
     }
+    this.compact()
     return out
+  }
+
+  private dropFirst(): void {
+    this.chunks[this.first] = EMPTY // release the chunk's memory now
+    this.first++
+    this.head = 0
+  }
+
+  /** Forgets consumed chunk slots, in amortised O(1) per chunk. */
+  private compact(): void {
+    if (this.first === this.chunks.length) {
+      this.chunks = []
+      this.first = 0
+    } else if (this.first >= 1024 && this.first * 2 >= this.chunks.length) {
+      this.chunks = this.chunks.slice(this.first)
+      this.first = 0
+    }
   }
 }
 

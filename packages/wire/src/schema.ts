@@ -40,6 +40,9 @@ export const SCHEMA: Readonly<Record<number, readonly Field[]>> = {
   [FrameType.error]: [['code', 'code'], ['message', 'text']],
   [FrameType.dropped]: [['topic', 'name'], ['count', 'u32']],
   [FrameType.ack]: [['seq', 'u32'], ['code', 'code'], ['message', 'text']],
+  [FrameType.peerHello]: [['version', 'u8'], ['network', 'name'], ['nodeId', 'name']],
+  [FrameType.directory]: [['entries', 'rest']],
+  [FrameType.digest]: [['digest', 'rest']],
 }
 
 /** Type-level check that the schema covers exactly the Frame union. */

@@ -215,6 +215,7 @@ function run(r: Rng, b: Uint8Array, tally: Outcome): string | undefined {
             new DataView(raw.buffer).setUint32(0, 1 + cut.body.length)
             raw[4] = cut.type
             raw.set(cut.body, FRAME_HEADER_BYTES)
+            if (!sameBytes(cut.frame, raw)) return 'RawFrame.frame is not header + body'
             consumed += raw.length
             frame = parseFrame(cut.type, cut.body)
           }

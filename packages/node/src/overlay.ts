@@ -1,0 +1,171 @@
+import { mkdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs'
+import { join } from 'node:path'
+import { createLibp2p, type Libp2p } from 'libp2p'
+import { tcp } from '@libp2p/tcp'
+import { noise } from '@chainsafe/libp2p-noise'
+import { yamux } from '@libp2p/yamux'
+import { identify } from '@libp2p/identify'
+import { ping } from '@libp2p/ping'
+import { mdns } from '@libp2p/mdns'
+import { bootstrap } from '@libp2p/bootstrap'
+import { kadDHT, removePublicAddressesMapper } from '@libp2p/kad-dht'
+import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf } from '@libp2p/crypto/keys'
+import { peerIdFromString } from '@libp2p/peer-id'
+import { multiaddr } from '@multiformats/multiaddr'
+import type { PeerId, PrivateKey, Stream, Connection } from '@libp2p/interface'
+import { noisePrologue } from './network-key.js'
+import { PROTOCOL_PREFIX } from './constants.js'
+
+export interface OverlayInit {
+  network: string
+  networkKey: Uint8Array
+  listen: string[]
+  bootstrap: string[]
+  mdns: boolean
+  dataDir?: string
+  log: (msg: string) => void
+}
+
+export interface OverlayHandlers {
+  /** A new inbound link stream from a relay of this network. */
+  onLinkStream(stream: Stream, remote: string): void
+  /** A new inbound tunnel stream. */
+  onTunnelStream(stream: Stream, remote: string): void
+  /** A connection to `remote` opened (at least one now exists). */
+  onConnect(remote: string): void
+  /** The last connection to `remote` closed. */
+  onDisconnect(remote: string): void
+}
+
+async function loadIdentity(dataDir: string | undefined): Promise<PrivateKey> {
+  if (dataDir === undefined) return generateKeyPair('Ed25519')
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 })
+  const file = join(dataDir, 'peer-key')
+  if (existsSync(file)) return privateKeyFromProtobuf(readFileSync(file))
+  const key = await generateKeyPair('Ed25519')
+  writeFileSync(file, privateKeyToProtobuf(key), { mode: 0o600 })
+  return key
+}
+
+/**
+ * The libp2p host of a relay: TCP + Noise (network key in the prologue) + Yamux, identify,
+ * ping, and discovery by mDNS, bootstrap addresses and a private kad-dht. Knows nothing of
+ * Herald's frames: it hands streams up and dials when asked.
+ */
+export class Overlay {
+  node!: Libp2p
+  readonly linkProtocol: string
+  readonly tunnelProtocol: string
+  private readonly init: OverlayInit
+  private handlers: OverlayHandlers | undefined
+
+  constructor(init: OverlayInit) {
+    this.init = init
+    const net = encodeURIComponent(init.network)
+    this.linkProtocol = `${PROTOCOL_PREFIX}/${net}/link/1.0.0`
+    this.tunnelProtocol = `${PROTOCOL_PREFIX}/${net}/tunnel/1.0.0`
+  }
+
+  get nodeId(): string {
+    return this.node.peerId.toString()
+  }
+
+  /** Dialable overlay addresses (with /p2p/<id>), usable as --bootstrap by another relay. */
+  addrs(): string[] {
+    return this.node.getMultiaddrs().map((a) => a.toString())
+  }
+
+  async start(handlers: OverlayHandlers): Promise<void> {
+    this.handlers = handlers
+    const net = encodeURIComponent(this.init.network)
+    const privateKey = await loadIdentity(this.init.dataDir)
+    const peerDiscovery = []
+    if (this.init.mdns) peerDiscovery.push(mdns({ serviceTag: `_herald-${net}._udp.local`, interval: 1000 }))
+    if (this.init.bootstrap.length > 0) peerDiscovery.push(bootstrap({ list: this.init.bootstrap, timeout: 10 }))
+    this.node = await createLibp2p({
+      privateKey,
+      addresses: { listen: this.init.listen },
+      transports: [tcp()],
+      connectionEncrypters: [noise({ prologueBytes: noisePrologue(this.init.network, this.init.networkKey) })],
+      streamMuxers: [yamux({ streamOptions: { initialStreamWindowSize: 4 << 20, maxStreamWindowSize: 16 << 20 } })],
+      peerDiscovery,
+      connectionManager: {
+        // Relays on one host or LAN would hit the per-IP inbound rate limit (5/s) otherwise.
+        allow: ['/ip4/127.0.0.0/ipcidr/8', '/ip4/10.0.0.0/ipcidr/8', '/ip4/172.16.0.0/ipcidr/12', '/ip4/192.168.0.0/ipcidr/16'],
+        reconnectRetries: 3,
+      },
+      // Notice a frozen peer in about a second, not the default ten.
+      connectionMonitor: { pingInterval: 1000, pingTimeout: { minTimeout: 500, maxTimeout: 2000 } },
+      services: {
+        identify: identify(),
+        ping: ping(),
+        dht: kadDHT({
+          protocol: `${PROTOCOL_PREFIX}/${net}/kad/1.0.0`,
+          clientMode: false,
+          peerInfoMapper: removePublicAddressesMapper,
+        }),
+      },
+    })
+    await this.node.handle(this.linkProtocol, (stream, connection) => {
+      this.handlers?.onLinkStream(stream, connection.remotePeer.toString())
+    }, { maxInboundStreams: 4, maxOutboundStreams: 4 })
+    await this.node.handle(this.tunnelProtocol, (stream, connection) => {
+      this.handlers?.onTunnelStream(stream, connection.remotePeer.toString())
+    }, { maxInboundStreams: 1024, maxOutboundStreams: 1024 })
+    this.node.addEventListener('peer:discovery', (e) => {
+      const id = e.detail.id
+      if (id.equals(this.node.peerId) || this.node.getConnections(id).length > 0) return
+      this.node.dial(id).catch((err: unknown) => this.init.log(`dial ${id.toString()} failed: ${describe(err)}`))
+    })
+    this.node.addEventListener('connection:open', (e) => {
+      const c: Connection = e.detail
+      this.handlers?.onConnect(c.remotePeer.toString())
+    })
+    this.node.addEventListener('peer:disconnect', (e) => {
+      this.handlers?.onDisconnect(e.detail.toString())
+    })
+  }
+
+  isConnected(remote: string): boolean {
+    try {
+      return this.node.getConnections(peerIdFromString(remote)).length > 0
+    } catch {
+      return false
+    }
+  }
+
+  /** Dials a relay by its directory addresses (full mesh), quietly. */
+  dialAddrs(remote: string, addrs: string[]): void {
+    let id: PeerId
+    try {
+      id = peerIdFromString(remote)
+    } catch {
+      return
+    }
+    if (this.node.getConnections(id).length > 0) return
+    const mas = addrs.map((a) => { try { return multiaddr(a) } catch { return undefined } }).filter((a) => a !== undefined)
+    if (mas.length === 0) return
+    this.node.peerStore.merge(id, { multiaddrs: mas }).then(() => this.node.dial(id)).catch((err: unknown) => {
+      this.init.log(`dial ${remote} failed: ${describe(err)}`)
+    })
+  }
+
+  openLink(remote: string): Promise<Stream> {
+    return this.node.dialProtocol(peerIdFromString(remote), this.linkProtocol)
+  }
+
+  openTunnel(remote: string, signal: AbortSignal): Promise<Stream> {
+    return this.node.dialProtocol(peerIdFromString(remote), this.tunnelProtocol, { signal })
+  }
+
+  async stop(): Promise<void> {
+    await this.node.stop()
+  }
+}
+
+/** libp2p sometimes rejects with event objects rather than Errors: describe either. */
+export function describe(err: unknown): string {
+  if (err instanceof Error) return err.message
+  if (typeof err === 'object' && err !== null && 'type' in err) return `stream ${String((err as { type: unknown }).type)}`
+  return String(err)
+}

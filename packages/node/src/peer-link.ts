@@ -1,0 +1,138 @@
+import type { Stream } from '@libp2p/interface'
+import { FrameBatcher, FrameDecoder, WireError, parseFrame, type Frame, type RawFrame } from '@herald/wire'
+import { MAX_LINK_BACKLOG_BYTES } from './constants.js'
+
+export interface PeerLinkEvents {
+  onFrame(link: PeerLink, raw: RawFrame): void
+  onClose(link: PeerLink, why: string): void
+}
+
+function flatten(data: Uint8Array | { subarray(): Uint8Array }): Uint8Array {
+  return data instanceof Uint8Array ? data : data.subarray()
+}
+
+/**
+ * One long-lived stream to another relay. Frames are coalesced into large sends (never one
+ * libp2p send per small message); what the stream has not taken yet is bounded: droppable
+ * traffic (events, broadcasts) is dropped past MAX_LINK_BACKLOG_BYTES, control traffic is not.
+ */
+export class PeerLink {
+  readonly remote: string
+  private readonly stream: Stream
+  private readonly decoder: FrameDecoder
+  private readonly batcher: FrameBatcher
+  private events: PeerLinkEvents | undefined
+  private isClosed = false
+  private waitingDrain = false
+  private backlog: Uint8Array[] = []
+  private backlogBytes = 0
+  dropped = 0
+  bytesOut = 0
+  bytesIn = 0
+
+  constructor(init: { remote: string; stream: Stream; maxFrameBytes: number }) {
+    this.remote = init.remote
+    this.stream = init.stream
+    this.decoder = new FrameDecoder({ maxFrameBytes: init.maxFrameBytes })
+    this.batcher = new FrameBatcher({ sink: (b) => this.write(b), alloc: (n) => Buffer.allocUnsafe(n) })
+    this.stream.addEventListener('message', (e) => this.receive(flatten(e.data)))
+    this.stream.addEventListener('close', () => this.finish('stream closed'))
+    this.stream.addEventListener('drain', () => this.onDrain())
+  }
+
+  /** Starts delivering frames (received frames are buffered by the stream until then). */
+  setEvents(events: PeerLinkEvents): void {
+    this.events = events
+  }
+
+  get closed(): boolean {
+    return this.isClosed
+  }
+
+  /** Bytes accepted but not yet taken by the stream. */
+  get pending(): number {
+    return this.backlogBytes + this.batcher.pending + this.stream.writeBufferLength
+  }
+
+  send(frame: Frame): void {
+    if (!this.isClosed) this.batcher.push(frame)
+  }
+
+  /** Pre-encoded frame bytes (fan-out of one event to many relays). Returns false when dropped. */
+  sendDroppable(frame: Uint8Array): boolean {
+    if (this.isClosed) return false
+    if (this.pending > MAX_LINK_BACKLOG_BYTES) {
+      this.dropped++
+      return false
+    }
+    this.batcher.pushRaw(frame)
+    return true
+  }
+
+  private write(bytes: Uint8Array): void {
+    if (this.isClosed) return
+    this.bytesOut += bytes.length
+    if (this.waitingDrain) {
+      this.backlog.push(bytes)
+      this.backlogBytes += bytes.length
+      return
+    }
+    try {
+      if (!this.stream.send(bytes)) this.waitingDrain = true
+    } catch (err) {
+      this.close(`send failed: ${(err as Error).message}`)
+    }
+  }
+
+  private onDrain(): void {
+    this.waitingDrain = false
+    while (this.backlog.length > 0 && !this.waitingDrain && !this.isClosed) {
+      const b = this.backlog.shift()!
+      this.backlogBytes -= b.length
+      try {
+        if (!this.stream.send(b)) this.waitingDrain = true
+      } catch (err) {
+        this.close(`send failed: ${(err as Error).message}`)
+      }
+    }
+  }
+
+  private receive(chunk: Uint8Array): void {
+    if (this.isClosed) return
+    this.bytesIn += chunk.length
+    this.decoder.push(chunk)
+    try {
+      for (;;) {
+        const raw = this.decoder.next()
+        if (raw === null) return
+        this.events?.onFrame(this, raw)
+        if (this.isClosed) return
+      }
+    } catch (err) {
+      if (err instanceof WireError) this.close(`peer sent malformed data: ${err.message}`)
+      else this.close(`internal error: ${(err as Error).message}`)
+    }
+  }
+
+  /** Parses a frame of this link (a helper for handlers). */
+  static parse(raw: RawFrame): Frame {
+    return parseFrame(raw.type, raw.body)
+  }
+
+  /** Closes the link (flushing what is queued) and reports it once. */
+  close(why: string): void {
+    if (this.isClosed) return
+    this.batcher.flush()
+    this.finish(why)
+    this.stream.close().catch(() => this.stream.abort(new Error(why)))
+  }
+
+  private finish(why: string): void {
+    if (this.isClosed) return
+    this.isClosed = true
+    this.batcher.discard()
+    this.backlog = []
+    this.backlogBytes = 0
+    this.events?.onClose(this, why)
+  }
+}
