@@ -10,6 +10,8 @@ import { Subscription, type SubscriptionHandler, type SubscriptionLimits } from 
 import { Tunnel } from './tunnel.js'
 import { Transport } from './transport.js'
 import { RESOLVED, checkTimeout, toBytes, withDeadline, type Payload, type WaitOptions } from './util.js'
+import { SealKind, keyRing, open, seal, type ClusterKeys, type KeyRing } from './keys.js'
+import type { TunnelCrypto } from './tunnel.js'
 
 export interface ConnectOptions {
   /** Relay host (default 127.0.0.1). */
@@ -22,6 +24,16 @@ export interface ConnectOptions {
   timeoutMs?: number
   /** Called once if the relay connection is lost (not after close()). */
   onDrop?: (reason: HeraldError) => void
+  /** End-to-end keys per cluster: requests, replies, broadcasts and tunnels are sealed. */
+  clusterKeys?: Record<string, ClusterKeys>
+  /** End-to-end keys per topic: events are sealed. */
+  topicKeys?: Record<string, ClusterKeys>
+}
+
+function rings(keys: Record<string, ClusterKeys> | undefined): Map<string, KeyRing> {
+  const m = new Map<string, KeyRing>()
+  for (const [name, k] of Object.entries(keys ?? {})) m.set(name, keyRing(k))
+  return m
 }
 
 export type RequestOptions = WaitOptions
@@ -39,6 +51,7 @@ interface PendingRequest {
   reject: (e: unknown) => void
   timer: ReturnType<typeof setTimeout> | undefined
   cluster: string
+  ring: KeyRing | undefined
 }
 
 interface PendingAck {
@@ -66,14 +79,18 @@ export class Connection {
   private closing = false
   private member: MemberHooks | undefined
   private readonly onDrop: ((reason: HeraldError) => void) | undefined
+  private readonly clusterRings: Map<string, KeyRing>
+  private readonly topicRings: Map<string, KeyRing>
   /** Resolves when the connection ends: undefined after close(), the error after a drop. */
   readonly closed: Promise<HeraldError | undefined>
   private resolveClosed!: (e: HeraldError | undefined) => void
 
   /** Internal: use connect(). */
-  constructor(transport: Transport, onDrop?: (reason: HeraldError) => void) {
+  constructor(transport: Transport, options: ConnectOptions = {}) {
     this.transport = transport
-    this.onDrop = onDrop
+    this.onDrop = options.onDrop
+    this.clusterRings = rings(options.clusterKeys)
+    this.topicRings = rings(options.topicKeys)
     this.closed = new Promise((r) => { this.resolveClosed = r })
     transport.setEvents({
       onFrame: (f) => this.onFrame(f),
@@ -138,13 +155,14 @@ export class Connection {
     try {
       this.ensureOpen()
       this.checkName(cluster, 'cluster')
-      const bytes = toBytes(payload)
+      const ring = this.clusterRings.get(cluster)
+      const bytes = ring === undefined ? toBytes(payload) : seal(ring, SealKind.request, cluster, toBytes(payload))
       this.checkSize(bytes, 'request')
       const timeoutMs = checkTimeout(options.timeoutMs, DEFAULT_REQUEST_TIMEOUT_MS)
       if (options.signal?.aborted === true) throw options.signal.reason instanceof Error ? options.signal.reason : new ClosedError('request aborted')
       const id = this.allocId(this.requests)
       return new Promise<Uint8Array>((resolve, reject) => {
-        const entry: PendingRequest = { resolve, reject, timer: undefined, cluster }
+        const entry: PendingRequest = { resolve, reject, timer: undefined, cluster, ring }
         entry.timer = setTimeout(() => {
           if (this.requests.delete(id)) reject(new TimeoutError(`request to "${cluster}" timed out after ${timeoutMs} ms`))
         }, timeoutMs)
@@ -169,7 +187,8 @@ export class Connection {
     try {
       this.ensureOpen()
       this.checkName(cluster, 'cluster')
-      const bytes = toBytes(payload)
+      const ring = this.clusterRings.get(cluster)
+      const bytes = ring === undefined ? toBytes(payload) : seal(ring, SealKind.broadcast, cluster, toBytes(payload))
       this.checkSize(bytes, 'broadcast')
       this.transport.send({ type: FrameType.broadcast, cluster, payload: bytes })
       return this.backpressure()
@@ -183,7 +202,8 @@ export class Connection {
     try {
       this.ensureOpen()
       this.checkName(topic, 'topic')
-      const bytes = toBytes(payload)
+      const ring = this.topicRings.get(topic)
+      const bytes = ring === undefined ? toBytes(payload) : seal(ring, SealKind.event, topic, toBytes(payload))
       this.checkSize(bytes, 'event')
       this.transport.send({ type: FrameType.publish, topic, payload: bytes })
       return this.backpressure()
@@ -208,8 +228,9 @@ export class Connection {
     if (!Number.isInteger(memoryLimit) || memoryLimit < 0 || memoryLimit > 0xffffffff) {
       throw new HeraldError('INVALID', 'limits.memory must be an integer number of bytes (0..4 GiB)')
     }
+    const ring = this.topicRings.get(topic)
     const sub = new Subscription({
-      topic, memoryLimit, owner: this, ...(handler !== undefined ? { handler } : {}),
+      topic, memoryLimit, owner: this, ...(handler !== undefined ? { handler } : {}), ...(ring !== undefined ? { ring } : {}),
     })
     const list = this.topics.get(topic) ?? []
     list.push(sub)
@@ -247,7 +268,9 @@ export class Connection {
       this.checkName(cluster, 'cluster')
       const timeoutMs = checkTimeout(options.timeoutMs, DEFAULT_TUNNEL_TIMEOUT_MS)
       const id = this.allocId(this.tunnels)
-      const tunnel = new Tunnel({ id, owner: this })
+      const ring = this.clusterRings.get(cluster)
+      const crypto: TunnelCrypto | undefined = ring === undefined ? undefined : { ring, name: cluster, sendKind: SealKind.toMember, recvKind: SealKind.toClient }
+      const tunnel = new Tunnel({ id, owner: this, ...(crypto !== undefined ? { crypto } : {}) })
       this.tunnels.set(id, tunnel)
       const p = new Promise<Tunnel>((resolve, reject) => {
         this.opening.set(id, { tunnel, resolve, reject })
@@ -284,8 +307,8 @@ export class Connection {
   }
 
   /** Internal: a member accepted a tunnel; the member's end. */
-  acceptTunnel(id: number): Tunnel {
-    const tunnel = new Tunnel({ id, owner: this })
+  acceptTunnel(id: number, crypto?: TunnelCrypto): Tunnel {
+    const tunnel = new Tunnel({ id, owner: this, ...(crypto !== undefined ? { crypto } : {}) })
     this.tunnels.set(id, tunnel)
     this.transport.send({ type: FrameType.tunnelAccept, tunnel: id, allowance: tunnel.initialWindow })
     return tunnel
@@ -303,7 +326,15 @@ export class Connection {
         if (r === undefined) return
         this.requests.delete(f.id)
         clearTimeout(r.timer)
-        r.resolve(f.payload.slice())
+        if (r.ring === undefined) {
+          r.resolve(f.payload.slice())
+          return
+        }
+        try {
+          r.resolve(open(r.ring, SealKind.reply, r.cluster, f.payload).plain)
+        } catch (err) {
+          r.reject(err)
+        }
         return
       }
       case FrameType.failure: {
@@ -415,7 +446,10 @@ export class Connection {
 
 /** Connects to the local relay. */
 export async function connect(options: ConnectOptions = {}): Promise<Connection> {
-  return new Connection(await openTransport(options, Role.client), options.onDrop)
+  // Parse keys before connecting, so a bad key is an error without a connection to clean up.
+  rings(options.clusterKeys)
+  rings(options.topicKeys)
+  return new Connection(await openTransport(options, Role.client), options)
 }
 
 /** Internal: the handshake shared by connect() and register(). */

@@ -4,6 +4,7 @@ import { DEFAULT_MEMBER_LIMITS } from './constants.js'
 import { HeraldError, MessageTooLargeError } from './errors.js'
 import type { Tunnel } from './tunnel.js'
 import { toBytes, type Payload } from './util.js'
+import { SealKind, keyRing, open, seal, type ClusterKeys, type KeyRing } from './keys.js'
 
 /** What a member of a cluster implements. Every method is optional but handleRequest's use. */
 export interface MemberHandler {
@@ -23,6 +24,8 @@ export interface RegisterOptions extends ConnectOptions {
   cluster: string
   handler: MemberHandler
   limits?: Partial<MemberLimits>
+  /** The cluster key, or [sealKey, ...acceptedKeys]: payloads are sealed end to end. */
+  key?: ClusterKeys
 }
 
 export interface MemberStats {
@@ -31,6 +34,8 @@ export interface MemberStats {
   broadcasts: number
   droppedBroadcasts: number
   tunnels: number
+  /** Payloads that could not be opened with the cluster key (rejected, never handed to the handler). */
+  rejected: number
 }
 
 /** A registered member of a cluster. */
@@ -42,10 +47,12 @@ export class Service {
   private broadcastQueue: Uint8Array[] = []
   private broadcastQueued = 0
   private broadcastsRunning = 0
-  readonly stats: MemberStats = { requests: 0, failedRequests: 0, broadcasts: 0, droppedBroadcasts: 0, tunnels: 0 }
+  readonly stats: MemberStats = { requests: 0, failedRequests: 0, broadcasts: 0, droppedBroadcasts: 0, tunnels: 0, rejected: 0 }
+  private readonly ring: KeyRing | undefined
 
   /** Internal: use register(). */
-  constructor(init: { cluster: string; conn: Connection; limits: MemberLimits; handler: MemberHandler }) {
+  constructor(init: { cluster: string; conn: Connection; limits: MemberLimits; handler: MemberHandler; ring?: KeyRing }) {
+    this.ring = init.ring
     this.cluster = init.cluster
     this.conn = init.conn
     this.limits = init.limits
@@ -59,6 +66,18 @@ export class Service {
 
   private onRequest(conn: Connection, id: number, payload: Uint8Array): void {
     this.stats.requests++
+    let keyId: number | undefined
+    if (this.ring !== undefined) {
+      try {
+        const o = open(this.ring, SealKind.request, this.cluster, payload)
+        payload = o.plain
+        keyId = o.keyId
+      } catch (err) {
+        this.stats.rejected++
+        conn.sendFrame({ type: FrameType.failure, id, code: ErrorCode.key, message: (err as Error).message })
+        return
+      }
+    }
     const handle = this.handler.handleRequest
     if (handle === undefined) {
       conn.sendFrame({ type: FrameType.failure, id, code: ErrorCode.remote, message: `member of "${this.cluster}" does not handle requests` })
@@ -72,16 +91,18 @@ export class Service {
       return
     }
     if (result instanceof Promise) {
-      result.then((r) => this.reply(conn, id, r), (err: unknown) => this.fail(conn, id, err))
+      result.then((r) => this.reply(conn, id, r, keyId), (err: unknown) => this.fail(conn, id, err))
     } else {
-      this.reply(conn, id, result)
+      this.reply(conn, id, result, keyId)
     }
   }
 
-  private reply(conn: Connection, id: number, result: Payload | void): void {
+  private reply(conn: Connection, id: number, result: Payload | void, keyId: number | undefined): void {
     let bytes: Uint8Array
     try {
       bytes = result === undefined ? new Uint8Array(0) : toBytes(result)
+      // Answer with the key the caller used, so callers still on an old key keep working.
+      if (this.ring !== undefined) bytes = seal(this.ring, SealKind.reply, this.cluster, bytes, keyId)
       if (bytes.length > conn.maxMessageBytes) throw new MessageTooLargeError(`reply of ${bytes.length} bytes exceeds the limit of ${conn.maxMessageBytes}`)
     } catch (err) {
       this.fail(conn, id, err)
@@ -98,6 +119,14 @@ export class Service {
 
   private onBroadcast(payload: Uint8Array): void {
     if (this.handler.handleBroadcast === undefined) return
+    if (this.ring !== undefined) {
+      try {
+        payload = open(this.ring, SealKind.broadcast, this.cluster, payload).plain
+      } catch {
+        this.stats.rejected++
+        return
+      }
+    }
     if (this.broadcastsRunning < this.limits.broadcastConcurrency) {
       this.runBroadcast(payload)
       return
@@ -138,7 +167,8 @@ export class Service {
       return
     }
     this.stats.tunnels++
-    const tunnel = conn.acceptTunnel(id)
+    const tunnel = conn.acceptTunnel(id, this.ring === undefined ? undefined
+      : { ring: this.ring, name: this.cluster, sendKind: SealKind.toClient, recvKind: SealKind.toMember })
     Promise.resolve()
       .then(() => this.handler.handleTunnel!(tunnel))
       .catch(() => { void tunnel.close() })
@@ -162,10 +192,11 @@ function checkLimits(l: Partial<MemberLimits> | undefined): MemberLimits {
 export async function register(options: RegisterOptions): Promise<Service> {
   const limits = checkLimits(options.limits)
   if (options.handler === null || typeof options.handler !== 'object') throw new HeraldError('INVALID', 'register() needs a handler object')
+  const ring = options.key === undefined ? undefined : keyRing(options.key)
   const transport = await openTransport(options, Role.member)
   const handler = options.handler
-  const conn = new Connection(transport, (reason) => handler.handleDrop?.(reason))
-  const service = new Service({ cluster: options.cluster, conn, limits, handler: options.handler })
+  const conn = new Connection(transport, { ...options, onDrop: (reason) => handler.handleDrop?.(reason) })
+  const service = new Service({ cluster: options.cluster, conn, limits, handler: options.handler, ...(ring !== undefined ? { ring } : {}) })
   try {
     await options.handler.init?.(conn)
     await conn.register(options.cluster, limits, options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {})

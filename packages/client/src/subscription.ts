@@ -1,4 +1,5 @@
 import type { WaitOptions } from './util.js'
+import { SealKind, open, type KeyRing } from './keys.js'
 import { withDeadline } from './util.js'
 
 /** An event is the published payload. */
@@ -18,6 +19,8 @@ export interface SubscriptionStats {
   delivered: number
   /** Events dropped here (the application was too slow) plus those the relay reported dropping. */
   dropped: number
+  /** Events that could not be opened with the topic key (never delivered). */
+  rejected: number
   queuedBytes: number
 }
 
@@ -34,6 +37,7 @@ export class Subscription implements AsyncIterable<HeraldEvent> {
   readonly memoryLimit: number
   private readonly handler: SubscriptionHandler | undefined
   private readonly owner: SubscriptionOwner
+  private readonly ring: KeyRing | undefined
   private queue: HeraldEvent[] = []
   private qhead = 0
   private queuedBytes = 0
@@ -43,10 +47,12 @@ export class Subscription implements AsyncIterable<HeraldEvent> {
   private closeError: Error | undefined
   delivered = 0
   dropped = 0
+  rejected = 0
   /** Called when a handler throws; the subscription carries on. */
   onHandlerError: (err: unknown) => void = () => {}
 
-  constructor(init: { topic: string; memoryLimit: number; handler?: SubscriptionHandler; owner: SubscriptionOwner }) {
+  constructor(init: { topic: string; memoryLimit: number; handler?: SubscriptionHandler; owner: SubscriptionOwner; ring?: KeyRing }) {
+    this.ring = init.ring
     this.topic = init.topic
     this.memoryLimit = init.memoryLimit
     this.handler = init.handler
@@ -58,12 +64,20 @@ export class Subscription implements AsyncIterable<HeraldEvent> {
   }
 
   stats(): SubscriptionStats {
-    return { delivered: this.delivered, dropped: this.dropped, queuedBytes: this.queuedBytes }
+    return { delivered: this.delivered, dropped: this.dropped, rejected: this.rejected, queuedBytes: this.queuedBytes }
   }
 
   /** Internal: one event from the relay. `payload` may be a view of a socket buffer. */
   deliver(payload: Uint8Array): void {
     if (this.isClosed) return
+    if (this.ring !== undefined) {
+      try {
+        payload = open(this.ring, SealKind.event, this.topic, payload).plain
+      } catch {
+        this.rejected++
+        return
+      }
+    }
     if (this.waiter !== undefined) {
       const w = this.waiter
       this.waiter = undefined

@@ -2,6 +2,15 @@ import { ErrorCode, FrameType, type Frame } from '@herald/wire'
 import { ClosedError, HeraldError, MessageTooLargeError, errorFromWire } from './errors.js'
 import { DEFAULT_TUNNEL_WINDOW, TUNNEL_MESSAGE_COST } from './constants.js'
 import { RESOLVED, toBytes, withDeadline, type Payload, type WaitOptions } from './util.js'
+import { SEAL_OVERHEAD, open, seal, type KeyRing, type SealKind } from './keys.js'
+
+/** End-to-end sealing of a tunnel's messages with the cluster key. */
+export interface TunnelCrypto {
+  ring: KeyRing
+  name: string
+  sendKind: SealKind
+  recvKind: SealKind
+}
 
 export interface TunnelOwner {
   sendFrame(frame: Frame): void
@@ -33,8 +42,12 @@ export class Tunnel implements AsyncIterable<Uint8Array> {
   private isClosed = false
   private closeError: HeraldError | undefined
   private remoteClosed = false
+  private readonly crypto: TunnelCrypto | undefined
+  /** The key the other end last sealed with: we answer with the same one (key rotation). */
+  private peerKeyId: number | undefined
 
-  constructor(init: { id: number; owner: TunnelOwner; window?: number }) {
+  constructor(init: { id: number; owner: TunnelOwner; window?: number; crypto?: TunnelCrypto }) {
+    this.crypto = init.crypto
     this.id = init.id
     this.owner = init.owner
     this.window = init.window ?? DEFAULT_TUNNEL_WINDOW
@@ -55,10 +68,12 @@ export class Tunnel implements AsyncIterable<Uint8Array> {
    */
   send(payload: Payload, options: WaitOptions = {}): Promise<void> {
     if (this.isClosed) return Promise.reject(this.closeError ?? new ClosedError('tunnel is closed'))
-    const bytes = toBytes(payload)
-    if (bytes.length > this.owner.maxMessageBytes) {
-      return Promise.reject(new MessageTooLargeError(`tunnel message of ${bytes.length} bytes exceeds the limit of ${this.owner.maxMessageBytes}`))
+    let bytes = toBytes(payload)
+    const limit = this.owner.maxMessageBytes - (this.crypto === undefined ? 0 : SEAL_OVERHEAD)
+    if (bytes.length > limit) {
+      return Promise.reject(new MessageTooLargeError(`tunnel message of ${bytes.length} bytes exceeds the limit of ${limit}`))
     }
+    if (this.crypto !== undefined) bytes = seal(this.crypto.ring, this.crypto.sendKind, this.crypto.name, bytes, this.peerKeyId)
     if (this.sendQueue.length === 0 && this.allowance > 0) {
       this.transmit(bytes)
       return RESOLVED
@@ -92,6 +107,17 @@ export class Tunnel implements AsyncIterable<Uint8Array> {
   /** Internal: a message arrived. */
   deliver(payload: Uint8Array): void {
     if (this.isClosed && !this.remoteClosed) return
+    if (this.crypto !== undefined) {
+      try {
+        const o = open(this.crypto.ring, this.crypto.recvKind, this.crypto.name, payload)
+        this.peerKeyId = o.keyId
+        payload = o.plain
+      } catch (err) {
+        this.owner.sendFrame({ type: FrameType.tunnelClose, tunnel: this.id, code: ErrorCode.key, reason: (err as Error).message })
+        this.finish(err as HeraldError, false)
+        return
+      }
+    }
     if (this.reader !== undefined) {
       const r = this.reader
       this.reader = undefined
@@ -104,7 +130,8 @@ export class Tunnel implements AsyncIterable<Uint8Array> {
   }
 
   private consume(size: number): void {
-    this.consumed += tunnelCost(size)
+    // Flow control counts what crossed the wire: a sealed message is SEAL_OVERHEAD longer.
+    this.consumed += tunnelCost(size) + (this.crypto === undefined ? 0 : SEAL_OVERHEAD)
     if (this.consumed >= this.window / 4 && !this.isClosed) {
       this.owner.sendFrame({ type: FrameType.tunnelAllowance, tunnel: this.id, bytes: this.consumed })
       this.consumed = 0
