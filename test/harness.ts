@@ -104,9 +104,13 @@ export interface RelayProc extends Proc {
   addrs: string[]
 }
 
-/** Starts `herald relay --dev --port 0 --json` and waits for its ready line. */
-export async function startRelay(args: string[] = [], opts: SpawnOptions = {}): Promise<RelayProc> {
-  const p = spawnCli(['relay', '--dev', '--port', '0', '--json', ...args], opts)
+/**
+ * Starts `herald relay --dev --port 0 --json` and waits for its ready line. With
+ * `{ dev: false }` (for --key-file relays) the overlay is still kept on loopback, without mDNS.
+ */
+export async function startRelay(args: string[] = [], opts: SpawnOptions = {}, mode: { dev?: boolean } = {}): Promise<RelayProc> {
+  const base = mode.dev === false ? ['--listen', '/ip4/127.0.0.1/tcp/0', '--no-mdns'] : ['--dev']
+  const p = spawnCli(['relay', ...base, '--port', '0', '--json', ...args], opts)
   const m = await p.waitFor(/^(\{"event":"ready".*\})$/m)
   const ready = JSON.parse(m[1] as string) as { port: number; peerId: string; addrs: string[] }
   return Object.assign(p, { port: ready.port, peerId: ready.peerId, addrs: ready.addrs })

@@ -57,7 +57,7 @@ function writeOut(data: Uint8Array | string): Promise<void> {
 
 const commands: Record<string, Command> = {
   relay: {
-    usage: 'herald relay (--key-file F | --dev) [--network NAME] [--port 55555] [--listen MULTIADDR...] [--bootstrap MULTIADDR...] [--no-mdns] [--data-dir DIR] [--socket PATH] [--json]',
+    usage: 'herald relay (--key-file F | --dev) [--network NAME] [--port 55555] [--listen MULTIADDR...] [--bootstrap MULTIADDR...] [--no-mdns] [--data-dir DIR] [--cloak] [--socket PATH] [--json]',
     help: `Runs a relay node in the foreground until SIGINT/SIGTERM (then stops gracefully, exit 0).
 Local clients connect to 127.0.0.1:PORT (loopback only) and, with --socket, to a Unix socket.
 Relays of one network find each other (mDNS, --bootstrap, a private DHT) and form one overlay.
@@ -74,6 +74,8 @@ Relays of one network find each other (mDNS, --bootstrap, a private DHT) and for
   --no-mdns          do not discover relays on the LAN by mDNS (on by default without --dev)
   --mdns             discover by mDNS even with --dev
   --data-dir DIR     keep the relay's peer identity in DIR (file mode 0600) across restarts
+  --cloak            also wrap overlay connections in a pre-shared-key cipher (@libp2p/pnet),
+                     hiding even the libp2p handshake; about half the throughput
   --socket PATH      also serve clients on a Unix socket, created with mode 0600
   --max-message N    largest message in bytes (default 16 MiB)
   --stall-timeout MS close a client whose partial frame stalls this long (default ${DEFAULT_STALL_TIMEOUT_MS})
@@ -82,7 +84,7 @@ Relays of one network find each other (mDNS, --bootstrap, a private DHT) and for
     options: {
       dev: { type: 'boolean' }, 'key-file': { type: 'string' }, network: { type: 'string' }, port: { type: 'string', short: 'p' },
       listen: { type: 'string', multiple: true }, bootstrap: { type: 'string', multiple: true },
-      'no-mdns': { type: 'boolean' }, mdns: { type: 'boolean' }, 'data-dir': { type: 'string' },
+      'no-mdns': { type: 'boolean' }, mdns: { type: 'boolean' }, 'data-dir': { type: 'string' }, cloak: { type: 'boolean' },
       socket: { type: 'string' }, json: { type: 'boolean' }, 'max-message': { type: 'string' },
       'stall-timeout': { type: 'string' },
     },
@@ -120,9 +122,19 @@ Relays of one network find each other (mDNS, --bootstrap, a private DHT) and for
         bootstrap,
         mdns: values['no-mdns'] === true ? false : values['mdns'] === true ? true : !dev,
         ...(values['data-dir'] !== undefined ? { dataDir: String(values['data-dir']) } : {}),
+        cloak: values['cloak'] === true,
         ...(values['socket'] !== undefined ? { socketPath: String(values['socket']) } : {}),
         maxMessageBytes: intOption(values['max-message'], 'max-message', 16 * 1024 * 1024, 1),
         stallTimeoutMs: intOption(values['stall-timeout'], 'stall-timeout', DEFAULT_STALL_TIMEOUT_MS, 1),
+      })
+      // Signal handlers go in before the ready line: a SIGTERM right after it must stop gracefully.
+      const stopped = new Promise<void>((resolve) => {
+        const stop = (sig: string): void => {
+          process.stderr.write(`herald: ${sig}: stopping\n`)
+          relay.stop().then(resolve, resolve)
+        }
+        process.once('SIGINT', () => stop('SIGINT'))
+        process.once('SIGTERM', () => stop('SIGTERM'))
       })
       if (values['json'] === true) {
         await writeOut(JSON.stringify({ event: 'ready', peerId: relay.nodeId, port: relay.port, addrs: relay.addrs() }) + '\n')
@@ -131,14 +143,7 @@ Relays of one network find each other (mDNS, --bootstrap, a private DHT) and for
           `${values['socket'] !== undefined ? ` and ${String(values['socket'])}` : ''}\n` +
           `herald: overlay addresses: ${relay.addrs().join(' ')}\nherald: Ctrl-C stops it\n`)
       }
-      await new Promise<void>((resolve) => {
-        const stop = (sig: string): void => {
-          process.stderr.write(`herald: ${sig}: stopping\n`)
-          relay.stop().then(resolve, resolve)
-        }
-        process.once('SIGINT', () => stop('SIGINT'))
-        process.once('SIGTERM', () => stop('SIGTERM'))
-      })
+      await stopped
       return 0
     },
   },

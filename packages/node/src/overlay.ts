@@ -14,6 +14,7 @@ import { peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
 import type { PeerId, PrivateKey, Stream, Connection } from '@libp2p/interface'
 import { noisePrologue } from './network-key.js'
+import { cloakProtector } from './pnet.js'
 import { PROTOCOL_PREFIX } from './constants.js'
 
 export interface OverlayInit {
@@ -23,6 +24,8 @@ export interface OverlayInit {
   bootstrap: string[]
   mdns: boolean
   dataDir?: string
+  /** Also wrap every connection in @libp2p/pnet (hides even the libp2p handshake). */
+  cloak?: boolean
   log: (msg: string) => void
 }
 
@@ -89,6 +92,7 @@ export class Overlay {
       connectionEncrypters: [noise({ prologueBytes: noisePrologue(this.init.network, this.init.networkKey) })],
       streamMuxers: [yamux({ streamOptions: { initialStreamWindowSize: 4 << 20, maxStreamWindowSize: 16 << 20 } })],
       peerDiscovery,
+      ...(this.init.cloak === true ? { connectionProtector: cloakProtector(this.init.network, this.init.networkKey) } : {}),
       connectionManager: {
         // Relays on one host or LAN would hit the per-IP inbound rate limit (5/s) otherwise.
         allow: ['/ip4/127.0.0.0/ipcidr/8', '/ip4/10.0.0.0/ipcidr/8', '/ip4/172.16.0.0/ipcidr/12', '/ip4/192.168.0.0/ipcidr/16'],

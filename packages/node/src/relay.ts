@@ -21,6 +21,8 @@ export interface RelayInit {
   mdns?: boolean
   /** Keeps the relay's peer identity across restarts. */
   dataDir?: string
+  /** Wrap overlay connections in @libp2p/pnet as well (about half the throughput). */
+  cloak?: boolean
   /** Client port on loopback; 0 picks a free one. */
   port?: number
   /** Client host; loopback only unless you know what you are doing. */
@@ -78,6 +80,7 @@ export class Relay {
       listen: init.listen ?? ['/ip4/127.0.0.1/tcp/0'],
       bootstrap: init.bootstrap ?? [],
       mdns: init.mdns ?? false,
+      cloak: init.cloak ?? false,
       ...(init.dataDir !== undefined ? { dataDir: init.dataDir } : {}),
       log: this.log,
     })

@@ -109,7 +109,8 @@ describe('a stream of frames split anywhere', () => {
   })
 
   it('cuts a large frame from one-byte chunks in linear time', () => {
-    // Quadratic chunk bookkeeping took ~20 s here (and hours for 16 MiB); linear takes ~0.1 s.
+    // Quadratic chunk bookkeeping (Array.shift per chunk) took ~40 s here and ~90 s for the
+    // next test; linear bookkeeping takes well under a second.
     const payload = Uint8Array.from({ length: 300_000 }, (_, i) => (i * 7) & 0xff)
     const bytes = encodeFrames([{ type: FrameType.tunnelData, tunnel: 9, payload }, { type: FrameType.ping, token: 5 }])
     const decoder = new FrameDecoder()
@@ -118,7 +119,7 @@ describe('a stream of frames split anywhere', () => {
     expect(nextFrame(decoder)).toEqual({ type: FrameType.tunnelData, tunnel: 9, payload })
     expect(nextFrame(decoder)).toEqual({ type: FrameType.ping, token: 5 })
     expect(decoder.buffered).toBe(0)
-    expect(performance.now() - started).toBeLessThan(3000)
+    expect(performance.now() - started).toBeLessThan(10_000)
   })
 
   it('cuts many small frames from one-byte chunks in linear time', () => {
@@ -131,7 +132,7 @@ describe('a stream of frames split anywhere', () => {
     for (let f = nextFrame(decoder); f !== null; f = nextFrame(decoder)) expect(f).toEqual(frames[n++])
     expect(n).toBe(frames.length)
     expect(decoder.buffered).toBe(0)
-    expect(performance.now() - started).toBeLessThan(3000)
+    expect(performance.now() - started).toBeLessThan(10_000)
   })
 
   it('decodes random frame lists under random chunking', () => {
