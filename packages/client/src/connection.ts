@@ -9,7 +9,7 @@ import {
 import { Subscription, type SubscriptionHandler, type SubscriptionLimits } from './subscription.js'
 import { Tunnel } from './tunnel.js'
 import { Transport } from './transport.js'
-import { RESOLVED, checkTimeout, toBytes, withDeadline, type Payload, type WaitOptions } from './util.js'
+import { RESOLVED, abortError, checkTimeout, toBytes, withDeadline, type Payload, type WaitOptions } from './util.js'
 import { SealKind, keyRing, open, seal, type ClusterKeys, type KeyRing } from './keys.js'
 import type { TunnelCrypto } from './tunnel.js'
 
@@ -159,7 +159,7 @@ export class Connection {
       const bytes = ring === undefined ? toBytes(payload) : seal(ring, SealKind.request, cluster, toBytes(payload))
       this.checkSize(bytes, 'request')
       const timeoutMs = checkTimeout(options.timeoutMs, DEFAULT_REQUEST_TIMEOUT_MS)
-      if (options.signal?.aborted === true) throw options.signal.reason instanceof Error ? options.signal.reason : new ClosedError('request aborted')
+      if (options.signal?.aborted === true) throw abortError(options.signal, `request to "${cluster}"`)
       const id = this.allocId(this.requests)
       return new Promise<Uint8Array>((resolve, reject) => {
         const entry: PendingRequest = { resolve, reject, timer: undefined, cluster, ring }
@@ -171,7 +171,7 @@ export class Connection {
           signal.addEventListener('abort', () => {
             if (!this.requests.delete(id)) return
             clearTimeout(entry.timer)
-            reject(signal.reason instanceof Error ? signal.reason : new ClosedError('request aborted'))
+            reject(abortError(signal, `request to "${cluster}"`))
           }, { once: true })
         }
         this.requests.set(id, entry)

@@ -49,6 +49,9 @@ export class Service {
   private broadcastsRunning = 0
   readonly stats: MemberStats = { requests: 0, failedRequests: 0, broadcasts: 0, droppedBroadcasts: 0, tunnels: 0, rejected: 0 }
   private readonly ring: KeyRing | undefined
+  private running = 0
+  private idle: (() => void) | undefined
+  private closing: Promise<void> | undefined
 
   /** Internal: use register(). */
   constructor(init: { cluster: string; conn: Connection; limits: MemberLimits; handler: MemberHandler; ring?: KeyRing }) {
@@ -84,17 +87,27 @@ export class Service {
       return
     }
     let result: Payload | void | Promise<Payload | void>
+    this.running++
     try {
       result = handle.call(this.handler, payload)
     } catch (err) {
+      this.done()
       this.fail(conn, id, err)
       return
     }
     if (result instanceof Promise) {
-      result.then((r) => this.reply(conn, id, r, keyId), (err: unknown) => this.fail(conn, id, err))
+      result.then(
+        (r) => { this.done(); this.reply(conn, id, r, keyId) },
+        (err: unknown) => { this.done(); this.fail(conn, id, err) },
+      )
     } else {
+      this.done()
       this.reply(conn, id, result, keyId)
     }
+  }
+
+  private done(): void {
+    if (--this.running === 0) this.idle?.()
   }
 
   private reply(conn: Connection, id: number, result: Payload | void, keyId: number | undefined): void {
@@ -174,9 +187,26 @@ export class Service {
       .catch(() => { void tunnel.close() })
   }
 
-  /** Leaves the cluster and closes the connection. In-flight requests fail over to other members. */
-  async close(): Promise<void> {
-    await this.conn.close()
+  /**
+   * Leaves the cluster gracefully: the relay sends no new requests, those in flight are
+   * answered (for up to `graceMs`, default 5 s), then the connection closes.
+   */
+  close(options: { graceMs?: number } = {}): Promise<void> {
+    this.closing ??= (async () => {
+      try {
+        await this.conn.ack({ type: FrameType.unregister, seq: 0, cluster: this.cluster })
+        if (this.running > 0) {
+          await new Promise<void>((resolve) => {
+            this.idle = resolve
+            setTimeout(resolve, options.graceMs ?? 5000).unref()
+          })
+        }
+      } catch {
+        // The connection is already gone: nothing left to drain.
+      }
+      await this.conn.close()
+    })()
+    return this.closing
   }
 }
 

@@ -56,10 +56,12 @@ export function withDeadline<T>(
   })
 }
 
-function abortError(signal: AbortSignal, what: string): Error {
+/** The error for an aborted wait: always a HeraldError (the signal's reason is its cause). */
+export function abortError(signal: AbortSignal, what: string): HeraldError {
   const reason: unknown = signal.reason
-  if (reason instanceof Error) return reason
-  return new ClosedError(`${what} aborted`)
+  if (reason instanceof HeraldError) return reason
+  if (reason instanceof Error && reason.name === 'TimeoutError') return new TimeoutError(`${what} timed out (signal)`, { cause: reason })
+  return new ClosedError(`${what} aborted`, { cause: reason })
 }
 
 export function checkTimeout(timeoutMs: number | undefined, fallback: number): number {

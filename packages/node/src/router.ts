@@ -100,6 +100,8 @@ interface TunnelState {
 
 /** What the router keeps per endpoint, for routing and for cleanup when it leaves. */
 interface EndpointState {
+  /** Members that left their cluster but still owe answers to requests in flight. */
+  readonly draining: Set<MemberState>
   readonly requests: Set<number>
   readonly tunnels: Map<number, TunnelState>
   readonly memberships: Map<string, MemberState>
@@ -184,7 +186,7 @@ export class Router {
   }
 
   attach(endpoint: Endpoint): void {
-    this.endpoints.set(endpoint, { requests: new Set(), tunnels: new Map(), memberships: new Map(), subscriptions: new Map() })
+    this.endpoints.set(endpoint, { draining: new Set(), requests: new Set(), tunnels: new Map(), memberships: new Map(), subscriptions: new Map() })
   }
 
   private state(endpoint: Endpoint): EndpointState {
@@ -225,22 +227,18 @@ export class Router {
     const member = st.memberships.get(cluster)
     if (member === undefined) return { code: ErrorCode.invalid, message: `not a member of "${cluster}"` }
     st.memberships.delete(cluster)
-    this.removeMember(member, 'the member left the cluster')
+    // A member leaving gracefully gets no new requests but still answers those it has.
+    this.removeMember(member, 'the member left the cluster', false)
+    if (member.inflight.size > 0) st.draining.add(member)
     return { code: ErrorCode.ok, message: '' }
   }
 
-  private removeMember(member: MemberState, why: string): void {
+  private removeMember(member: MemberState, why: string, failInflight = true): void {
     const group = this.clusters.get(member.cluster)
     if (group !== undefined) {
       group.members = group.members.filter((m) => m !== member)
     }
-    for (const rid of member.inflight) {
-      const r = this.requests.get(rid)
-      if (r === undefined) continue
-      this.counters.membersLost++
-      this.finish(r, failure(r.originId, ErrorCode.memberLost, `${why} before answering (cluster "${r.cluster}")`))
-    }
-    member.inflight.clear()
+    if (failInflight) this.failInflight(member, why)
     member.broadcasts.clear()
     if (group !== undefined && group.members.length === 0) {
       // Nobody is left to serve what was waiting.
@@ -253,6 +251,16 @@ export class Router {
       this.clusters.delete(group.name)
     }
     this.changed()
+  }
+
+  private failInflight(member: MemberState, why: string): void {
+    for (const rid of [...member.inflight]) {
+      const r = this.requests.get(rid)
+      if (r === undefined) continue
+      this.counters.membersLost++
+      this.finish(r, failure(r.originId, ErrorCode.memberLost, `${why} before answering (cluster "${r.cluster}")`))
+    }
+    member.inflight.clear()
   }
 
   // ---- request/reply ----------------------------------------------------------------
@@ -465,6 +473,7 @@ export class Router {
       this.counters.failures++
       this.finish(r, failure(r.originId, frame.code === ErrorCode.ok ? ErrorCode.remote : frame.code, frame.message))
     }
+    if (member.inflight.size === 0) this.endpoints.get(endpoint)?.draining.delete(member)
     const group = this.clusters.get(member.cluster)
     if (group !== undefined && group.queueHead < group.queue.length) this.pump(group)
     return true
@@ -656,6 +665,7 @@ export class Router {
     if (st === undefined) return
     this.endpoints.delete(endpoint)
     for (const member of st.memberships.values()) this.removeMember(member, why)
+    for (const member of st.draining) this.failInflight(member, why)
     for (const rid of st.requests) {
       const r = this.requests.get(rid)
       if (r === undefined) continue
