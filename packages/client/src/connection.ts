@@ -1,4 +1,4 @@
-import { ErrorCode, FrameType, Role, WireError, nameBytes, type Frame, type MemberLimits } from '@herald/wire'
+import { copyBytes, ErrorCode, FrameType, Role, WireError, nameBytes, type Frame, type MemberLimits } from '@herald/wire'
 import {
   ClosedError, HeraldError, MessageTooLargeError, TimeoutError, errorFromWire,
 } from './errors.js'
@@ -327,7 +327,7 @@ export class Connection {
         this.requests.delete(f.id)
         clearTimeout(r.timer)
         if (r.ring === undefined) {
-          r.resolve(f.payload.slice())
+          r.resolve(copyBytes(f.payload))
           return
         }
         try {

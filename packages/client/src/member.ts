@@ -1,4 +1,4 @@
-import { ErrorCode, FrameType, Role, type MemberLimits } from '@herald/wire'
+import { copyBytes, ErrorCode, FrameType, Role, type MemberLimits } from '@herald/wire'
 import { Connection, openTransport, type ConnectOptions } from './connection.js'
 import { DEFAULT_MEMBER_LIMITS } from './constants.js'
 import { HeraldError, MessageTooLargeError } from './errors.js'
@@ -149,7 +149,7 @@ export class Service {
       return
     }
     this.broadcastQueued += payload.length
-    this.broadcastQueue.push(payload.slice())
+    this.broadcastQueue.push(copyBytes(payload))
   }
 
   private runBroadcast(payload: Uint8Array): void {

@@ -1,3 +1,4 @@
+import { copyBytes } from '@herald/wire'
 import type { WaitOptions } from './util.js'
 import { SealKind, open, type KeyRing } from './keys.js'
 import { withDeadline } from './util.js'
@@ -82,7 +83,7 @@ export class Subscription implements AsyncIterable<HeraldEvent> {
       const w = this.waiter
       this.waiter = undefined
       this.delivered++
-      w({ value: payload.slice(), done: false })
+      w({ value: copyBytes(payload), done: false })
       return
     }
     if (this.handler !== undefined && !this.busy && this.qhead === this.queue.length) {
@@ -94,7 +95,7 @@ export class Subscription implements AsyncIterable<HeraldEvent> {
       return
     }
     this.queuedBytes += payload.length
-    this.queue.push(payload.slice())
+    this.queue.push(copyBytes(payload))
   }
 
   /** Internal: the relay dropped `count` events for this subscription. */

@@ -1,4 +1,4 @@
-import { ErrorCode, FrameType, type Frame } from '@herald/wire'
+import { copyBytes, ErrorCode, FrameType, type Frame } from '@herald/wire'
 import { ClosedError, HeraldError, MessageTooLargeError, errorFromWire } from './errors.js'
 import { DEFAULT_TUNNEL_WINDOW, TUNNEL_MESSAGE_COST } from './constants.js'
 import { RESOLVED, toBytes, withDeadline, type Payload, type WaitOptions } from './util.js'
@@ -80,7 +80,7 @@ export class Tunnel implements AsyncIterable<Uint8Array> {
     }
     let entry: { bytes: Uint8Array; resolve: () => void; reject: (e: unknown) => void } | undefined
     const p = new Promise<void>((resolve, reject) => {
-      entry = { bytes: bytes.slice(), resolve, reject }
+      entry = { bytes: copyBytes(bytes), resolve, reject }
       this.sendQueue.push(entry)
     })
     return withDeadline(p, options, 'tunnel send', () => {
@@ -123,10 +123,10 @@ export class Tunnel implements AsyncIterable<Uint8Array> {
       this.reader = undefined
       this.readerReject = undefined
       this.consume(payload.length)
-      r({ value: payload.slice(), done: false })
+      r({ value: copyBytes(payload), done: false })
       return
     }
-    this.inbox.push(payload.slice())
+    this.inbox.push(copyBytes(payload))
   }
 
   private consume(size: number): void {

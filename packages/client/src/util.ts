@@ -15,6 +15,9 @@ export function toBytes(payload: Payload): Uint8Array {
   throw new HeraldError('INVALID', 'payload must be a Uint8Array or a string')
 }
 
+/** setTimeout fires after 1 ms for delays above 2^31-1 ms (about 24.8 days): timeouts are capped there. */
+export const MAX_TIMER_MS = 0x7fffffff
+
 export const RESOLVED: Promise<void> = Promise.resolve()
 
 /**
@@ -49,7 +52,7 @@ export function withDeadline<T>(
         done()
         cancel?.()
         reject(new TimeoutError(`${what} timed out after ${timeoutMs} ms`))
-      }, timeoutMs)
+      }, Math.min(timeoutMs, MAX_TIMER_MS))
     }
     signal?.addEventListener('abort', onAbort, { once: true })
     work.then((v) => { done(); resolve(v) }, (e: unknown) => { done(); reject(e) })
@@ -67,5 +70,5 @@ export function abortError(signal: AbortSignal, what: string): HeraldError {
 export function checkTimeout(timeoutMs: number | undefined, fallback: number): number {
   const t = timeoutMs ?? fallback
   if (!Number.isFinite(t) || t < 0) throw new HeraldError('INVALID', `timeoutMs must be a non-negative number, got ${String(t)}`)
-  return Math.min(Math.floor(t), 0xffffffff)
+  return Math.min(Math.floor(t), MAX_TIMER_MS)
 }

@@ -1,3 +1,4 @@
+import { copyBytes } from '@herald/wire'
 /**
  * A bounded queue of encoded frames for one receiver (a subscription, or a member's
  * broadcasts) used while its socket is backed up. Past `limit` bytes, frames are dropped and
@@ -27,7 +28,7 @@ export class OutQueue {
       this.unreported++
       return false
     }
-    this.items.push(frame.slice())
+    this.items.push(copyBytes(frame))
     this.bytes += frame.length
     return true
   }

@@ -102,7 +102,11 @@ export class Overlay {
       connectionMonitor: { pingInterval: 1000, pingTimeout: { minTimeout: 500, maxTimeout: 2000 } },
       services: {
         identify: identify(),
-        ping: ping(),
+        // The connection monitor (every second, above) and kad-dht's routing table both ping
+        // over /ipfs/ping/1.0.0. With ping's default stream limits (1 outbound, 2 inbound) the
+        // two collide; the monitor takes the refused stream for a dead peer and aborts the
+        // connection.
+        ping: ping({ maxOutboundStreams: 8, maxInboundStreams: 8 }),
         dht: kadDHT({
           protocol: `${PROTOCOL_PREFIX}/${net}/kad/1.0.0`,
           clientMode: false,

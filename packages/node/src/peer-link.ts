@@ -37,6 +37,10 @@ export class PeerLink {
     this.batcher = new FrameBatcher({ sink: (b) => this.write(b), alloc: (n) => Buffer.allocUnsafe(n) })
     this.stream.addEventListener('message', (e) => this.receive(flatten(e.data)))
     this.stream.addEventListener('close', () => this.finish('stream closed'))
+    // A link is two-way: once the peer closed its side (it dropped this link, e.g. as a
+    // duplicate), nothing will ever arrive here, and what we send is ignored. 'close' alone
+    // fires only when both sides closed, so without this the link would stay up, dead.
+    this.stream.addEventListener('remoteCloseWrite', () => this.close('the peer closed the link'))
     this.stream.addEventListener('drain', () => this.onDrain())
   }
 

@@ -1,4 +1,4 @@
-import { ErrorCode, FrameType, type Frame, type MemberLimits } from '@herald/wire'
+import { copyBytes, ErrorCode, FrameType, type Frame, type MemberLimits } from '@herald/wire'
 import { OutQueue } from './outqueue.js'
 import {
   MAX_PENDING_REQUESTS_PER_CONNECTION, MAX_QUEUED_REQUEST_BYTES_PER_CLUSTER, MAX_QUEUED_REQUESTS_PER_CLUSTER,
@@ -35,6 +35,9 @@ export interface RemoteNodes {
   /** Local clusters or topics changed (the directory entry must be republished). */
   changed(): void
 }
+
+/** setTimeout fires after 1 ms for delays above 2^31-1 ms (about 24.8 days): timers are capped there. */
+const MAX_TIMER_MS = 0x7fffffff
 
 /** The tunnel id used on a relay-to-relay tunnel stream (one tunnel per stream). */
 export const STREAM_TUNNEL_ID = 1
@@ -299,7 +302,7 @@ export class Router {
     }
     this.requests.set(rid, r)
     st.requests.add(rid)
-    r.timer = setTimeout(() => this.timeout(r), frame.timeoutMs)
+    r.timer = setTimeout(() => this.timeout(r), Math.min(frame.timeoutMs, MAX_TIMER_MS))
     const member = group === undefined ? undefined : this.pick(group, r.size)
     // Another relay wins only when its members are less loaded (per member); ties stay local.
     let bestRemote: string | undefined
@@ -328,7 +331,7 @@ export class Router {
       this.finish(r, failure(r.originId, ErrorCode.overloaded, `cluster "${frame.cluster}" is overloaded: too many requests waiting`))
       return
     }
-    r.payload = frame.payload.slice()
+    r.payload = copyBytes(frame.payload)
     group.queue.push(r)
     group.queuedBytes += r.size
   }
@@ -596,7 +599,7 @@ export class Router {
     this.state(target.endpoint).tunnels.set(target.id, t)
     t.timer = setTimeout(() => {
       if (!t.accepted) this.closeTunnel(t, undefined, ErrorCode.timeout, `no member of "${frame.cluster}" accepted the tunnel within ${frame.timeoutMs} ms`)
-    }, frame.timeoutMs)
+    }, Math.min(frame.timeoutMs, MAX_TIMER_MS))
     this.counters.tunnelsOpened++
     target.endpoint.send({ type: FrameType.tunnelOpen, tunnel: target.id, timeoutMs: frame.timeoutMs, cluster: frame.cluster })
   }

@@ -138,9 +138,11 @@ export class Session implements Endpoint {
           this.handshake(parseFrame(raw.type, raw.body))
         } else if (raw.type === FrameType.publish) {
           // Hot path: fan out the received bytes as an EVENT, decoding only the topic.
-          const f = parseFrame(raw.type, raw.body) as { topic: string }
-          raw.frame[4] = FrameType.event
-          this.router.publish(f.topic, raw.frame)
+          const f = parseFrame(raw.type, raw.body) as { topic: string; payload: Uint8Array }
+          if (this.checkPayload(f.payload)) {
+            raw.frame[4] = FrameType.event
+            this.router.publish(f.topic, raw.frame)
+          }
         } else {
           this.handle(parseFrame(raw.type, raw.body), raw.frame)
         }

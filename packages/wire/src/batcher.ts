@@ -1,4 +1,4 @@
-import { encodeFrame, frameSize, writeFrame } from './encode.js'
+import { copyBytes, encodeFrame, frameSize, writeFrame } from './encode.js'
 import type { Frame } from './frames.js'
 
 /** Default batch size: frames are flushed as one write when this many bytes are queued. */
@@ -72,7 +72,7 @@ export class FrameBatcher {
   pushRaw(bytes: Uint8Array): void {
     if (bytes.length > this.batchBytes) {
       this.flush()
-      this.sink(bytes.slice())
+      this.sink(copyBytes(bytes))
       return
     }
     const buf = this.reserve(bytes.length)

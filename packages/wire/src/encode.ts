@@ -122,3 +122,12 @@ export function encodeFrames(frames: readonly Frame[]): Uint8Array {
   for (const f of frames) p = writeFrame(f, out, p)
   return out
 }
+
+const sliceCopy = Uint8Array.prototype.slice
+/**
+ * A copy of `bytes` that owns its memory. (Buffer#slice returns a view, so `.slice()` on a
+ * payload decoded from a socket chunk would keep the whole chunk alive.)
+ */
+export function copyBytes(bytes: Uint8Array): Uint8Array {
+  return sliceCopy.call(bytes)
+}

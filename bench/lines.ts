@@ -1,0 +1,31 @@
+/** JSON lines between the bench driver and its worker processes. */
+import type { Proc } from '../test/harness.js'
+
+/** Calls `onMessage` with each JSON object a worker prints on stdout (other lines are ignored). */
+export function onJsonLines(proc: Proc, onMessage: (msg: Record<string, unknown>) => void): void {
+  let partial = ''
+  proc.child.stdout!.on('data', (chunk: string) => {
+    partial += chunk
+    let nl: number
+    while ((nl = partial.indexOf('\n')) >= 0) {
+      const line = partial.slice(0, nl)
+      partial = partial.slice(nl + 1)
+      if (!line.startsWith('{')) continue
+      try {
+        onMessage(JSON.parse(line) as Record<string, unknown>)
+      } catch {
+        // Not ours; ignore.
+      }
+    }
+  })
+}
+
+/** Prints one JSON line on stdout (from a worker). */
+export function emit(msg: Record<string, unknown>): void {
+  process.stdout.write(JSON.stringify(msg) + '\n')
+}
+
+/** Wall-clock milliseconds with sub-millisecond precision, comparable across processes. */
+export function wallMs(): number {
+  return performance.timeOrigin + performance.now()
+}
