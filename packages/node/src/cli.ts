@@ -239,7 +239,7 @@ The payload is PAYLOAD, or stdin when PAYLOAD is omitted.
 
   --echo           answer each request with its own bytes
   --exec CMD       run CMD (through sh -c) with the request on stdin; its stdout is the reply,
-                   a non-zero exit becomes a remote error carrying its stderr
+                   a non-zero exit becomes a remote error carrying the last line of its stderr
   --concurrency N  requests handled at once (default 16)
 Broadcasts are printed on stdout, one line each. Says "serving" on stderr once registered.`,
     options: { ...portOption, echo: { type: 'boolean' }, exec: { type: 'string' }, concurrency: { type: 'string' } },

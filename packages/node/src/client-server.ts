@@ -42,7 +42,13 @@ export class ClientServer {
       const path = this.init.socketPath
       if (existsSync(path)) unlinkSync(path)
       const unix = createServer((s) => this.accept(s))
-      await listen(unix, () => unix.listen({ path }))
+      // Create the socket with mode 0600 from the start: no window with looser permissions.
+      const umask = process.umask(0o177)
+      try {
+        await listen(unix, () => unix.listen({ path }))
+      } finally {
+        process.umask(umask)
+      }
       chmodSync(path, 0o600)
       this.servers.push(unix)
     }
