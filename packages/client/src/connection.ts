@@ -94,6 +94,11 @@ export class Connection {
     this.closed = new Promise((r) => { this.resolveClosed = r })
     transport.setEvents({
       onFrame: (f) => this.onFrame(f),
+      onEvent: (topic, payload) => {
+        const list = this.topics.get(topic)
+        if (list === undefined) return
+        for (let i = 0; i < list.length; i++) (list[i] as Subscription).deliver(payload)
+      },
       onClose: (e) => this.onTransportClose(e),
     })
   }
@@ -123,10 +128,10 @@ export class Connection {
     }
   }
 
-  private checkName(name: string, what: string): void {
+  private checkName(name: string, what: string): Uint8Array {
     if (typeof name !== 'string') throw new HeraldError('INVALID', `${what} must be a string`)
     try {
-      nameBytes(name)
+      return nameBytes(name)
     } catch (err) {
       if (err instanceof WireError) throw new HeraldError('INVALID', `${what} "${name}": ${err.message}`)
       throw err
@@ -144,6 +149,11 @@ export class Connection {
   /** Internal: queue a frame for the relay. */
   sendFrame(frame: Frame): void {
     this.transport.send(frame)
+  }
+
+  /** Internal: hot-path sends for members and tunnels. */
+  sendIdPayload(type: number, id: number, payload: Uint8Array): void {
+    this.transport.sendIdPayload(type, id, payload)
   }
 
   private backpressure(): Promise<void> {
@@ -186,11 +196,11 @@ export class Connection {
   broadcast(cluster: string, payload: Payload): Promise<void> {
     try {
       this.ensureOpen()
-      this.checkName(cluster, 'cluster')
+      const name = this.checkName(cluster, 'cluster')
       const ring = this.clusterRings.get(cluster)
       const bytes = ring === undefined ? toBytes(payload) : seal(ring, SealKind.broadcast, cluster, toBytes(payload))
       this.checkSize(bytes, 'broadcast')
-      this.transport.send({ type: FrameType.broadcast, cluster, payload: bytes })
+      this.transport.sendNamed(FrameType.broadcast, name, bytes)
       return this.backpressure()
     } catch (err) {
       return Promise.reject(err)
@@ -201,11 +211,11 @@ export class Connection {
   publish(topic: string, payload: Payload): Promise<void> {
     try {
       this.ensureOpen()
-      this.checkName(topic, 'topic')
+      const name = this.checkName(topic, 'topic')
       const ring = this.topicRings.get(topic)
       const bytes = ring === undefined ? toBytes(payload) : seal(ring, SealKind.event, topic, toBytes(payload))
       this.checkSize(bytes, 'event')
-      this.transport.send({ type: FrameType.publish, topic, payload: bytes })
+      this.transport.sendNamed(FrameType.publish, name, bytes)
       return this.backpressure()
     } catch (err) {
       return Promise.reject(err)

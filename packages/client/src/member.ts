@@ -121,7 +121,7 @@ export class Service {
       this.fail(conn, id, err)
       return
     }
-    conn.sendFrame({ type: FrameType.reply, id, payload: bytes })
+    conn.sendIdPayload(FrameType.reply, id, bytes)
   }
 
   private fail(conn: Connection, id: number, err: unknown): void {

@@ -1,6 +1,6 @@
 import { connect as netConnect, type Socket } from 'node:net'
 import {
-  ErrorCode, FrameBatcher, FrameDecoder, FrameType, PROTOCOL_VERSION, Role, WireError, nextFrame,
+  ErrorCode, FrameBatcher, FrameDecoder, FrameType, NameReader, PROTOCOL_VERSION, Role, WireError, parseFrame,
   type Frame, type WelcomeFrame,
 } from '@herald/wire'
 import { ClosedError, HeraldError, errorFromWire } from './errors.js'
@@ -16,6 +16,8 @@ export interface TransportInit {
 
 export interface TransportEvents {
   onFrame(frame: Frame): void
+  /** EVENT frames, decoded without a frame object (the hot path). */
+  onEvent?(topic: string, payload: Uint8Array): void
   onClose(error: HeraldError | undefined): void
 }
 
@@ -26,6 +28,7 @@ export interface TransportEvents {
 export class Transport {
   private readonly socket: Socket
   private readonly decoder = new FrameDecoder()
+  private readonly names = new NameReader()
   private readonly batcher: FrameBatcher
   private events: TransportEvents | undefined
   private drainWaiters: Array<() => void> = []
@@ -106,12 +109,21 @@ export class Transport {
   }
 
   private receive(chunk: Buffer): void {
-    this.decoder.push(chunk)
+    const d = this.decoder
+    d.push(chunk)
     try {
       for (;;) {
-        const frame = nextFrame(this.decoder)
-        if (frame === null) break
-        this.events?.onFrame(frame)
+        const type = d.advance()
+        if (type < 0) break
+        const onEvent = this.events?.onEvent
+        if (type === FrameType.event && onEvent !== undefined) {
+          const buf = d.buf
+          const topic = this.names.read(buf, d.start, d.end)
+          const at = this.names.payloadStart
+          onEvent(topic, new Uint8Array(buf.buffer, buf.byteOffset + at, d.end - at))
+        } else {
+          this.events?.onFrame(parseFrame(type, d.buf.subarray(d.start + 5, d.end)))
+        }
         if (this.isClosed) break
       }
     } catch (err) {
@@ -126,6 +138,16 @@ export class Transport {
 
   send(frame: Frame): void {
     if (!this.isClosed) this.batcher.push(frame)
+  }
+
+  /** PUBLISH/BROADCAST without a frame object (`name` from nameBytes()). */
+  sendNamed(type: number, name: Uint8Array, payload: Uint8Array): void {
+    if (!this.isClosed) this.batcher.pushNamed(type, name, payload)
+  }
+
+  /** REPLY/TUNNEL_DATA without a frame object. */
+  sendIdPayload(type: number, id: number, payload: Uint8Array): void {
+    if (!this.isClosed) this.batcher.pushIdPayload(type, id, payload)
   }
 
   get closed(): boolean {

@@ -14,6 +14,7 @@ export interface TunnelCrypto {
 
 export interface TunnelOwner {
   sendFrame(frame: Frame): void
+  sendIdPayload(type: number, id: number, payload: Uint8Array): void
   readonly maxMessageBytes: number
   forgetTunnel(id: number): void
 }
@@ -91,7 +92,7 @@ export class Tunnel implements AsyncIterable<Uint8Array> {
 
   private transmit(bytes: Uint8Array): void {
     this.allowance -= tunnelCost(bytes.length)
-    this.owner.sendFrame({ type: FrameType.tunnelData, tunnel: this.id, payload: bytes })
+    this.owner.sendIdPayload(FrameType.tunnelData, this.id, bytes)
   }
 
   /** Internal: the other end granted more allowance. */

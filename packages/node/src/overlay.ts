@@ -106,7 +106,7 @@ export class Overlay {
         // over /ipfs/ping/1.0.0. With ping's default stream limits (1 outbound, 2 inbound) the
         // two collide; the monitor takes the refused stream for a dead peer and aborts the
         // connection.
-        ping: ping({ maxOutboundStreams: 8, maxInboundStreams: 8 }),
+        ping: ping(), //PROBE-REVERT
         dht: kadDHT({
           protocol: `${PROTOCOL_PREFIX}/${net}/kad/1.0.0`,
           clientMode: false,

@@ -1,6 +1,6 @@
 import type { Socket } from 'node:net'
 import {
-  ErrorCode, FrameBatcher, FrameDecoder, FrameType, PROTOCOL_VERSION, Role, WireError, parseFrame,
+  ErrorCode, FrameBatcher, FrameDecoder, FrameType, NameReader, PROTOCOL_VERSION, Role, WireError, parseFrame,
   type Frame, type MemberLimits,
 } from '@herald/wire'
 import type { OutQueue } from './outqueue.js'
@@ -32,6 +32,7 @@ export class Session implements Endpoint {
   private readonly socket: Socket
   private readonly router: Router
   private readonly decoder: FrameDecoder
+  private readonly names = new NameReader()
   private readonly batcher: FrameBatcher
   private readonly init: SessionInit
   private welcomed = false
@@ -129,26 +130,31 @@ export class Session implements Endpoint {
     this.bytesIn += chunk.length
     this.decoder.push(chunk)
     const framesBefore = this.framesIn
+    const d = this.decoder
     try {
       for (;;) {
-        const raw = this.decoder.next()
-        if (raw === null) break
+        const type = d.advance()
+        if (type < 0) break
         this.framesIn++
         if (!this.welcomed) {
-          this.handshake(parseFrame(raw.type, raw.body))
-        } else if (raw.type === FrameType.publish) {
+          this.handshake(parseFrame(type, d.buf.subarray(d.start + 5, d.end)))
+        } else if (type === FrameType.publish) {
           // Hot path: fan out the received bytes as an EVENT, decoding only the topic.
-          const f = parseFrame(raw.type, raw.body) as { topic: string; payload: Uint8Array }
-          if (this.checkPayload(f.payload)) {
-            raw.frame[4] = FrameType.event
-            this.router.publish(f.topic, raw.frame)
+          const buf = d.buf
+          const topic = this.names.read(buf, d.start, d.end)
+          if (d.end - this.names.payloadStart > this.init.maxMessageBytes) {
+            this.fail(ErrorCode.tooLarge, `message of ${d.end - this.names.payloadStart} bytes exceeds the limit of ${this.init.maxMessageBytes}`)
+            return
           }
+          buf[d.start + 4] = FrameType.event
+          this.router.publish(topic, new Uint8Array(buf.buffer, buf.byteOffset + d.start, d.end - d.start))
         } else {
-          this.handle(parseFrame(raw.type, raw.body), raw.frame)
+          const frame = d.buf.subarray(d.start, d.end)
+          this.handle(parseFrame(type, frame.subarray(5)), frame)
         }
         if (this.isClosed) return
       }
-      if (this.framesIn !== framesBefore || this.decoder.buffered === 0) this.lastProgressAt = Date.now()
+      if (this.framesIn !== framesBefore || d.buffered === 0) this.lastProgressAt = Date.now()
     } catch (err) {
       if (err instanceof WireError) this.fail(err.code, err.message)
       else this.fail(ErrorCode.protocol, `internal error: ${(err as Error).message}`)

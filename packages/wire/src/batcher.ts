@@ -68,6 +68,51 @@ export class FrameBatcher {
     this.schedule()
   }
 
+  /**
+   * Hot path for PUBLISH, EVENT and BROADCAST: a name (from nameBytes()) and a payload, written
+   * straight into the batch with no intermediate frame object.
+   */
+  pushNamed(type: number, name: Uint8Array, payload: Uint8Array): void {
+    const size = 6 + name.length + payload.length
+    const [buf, p] = this.place(size)
+    writeHeader(buf, p, size, type)
+    buf[p + 5] = name.length
+    copyInto(buf, p + 6, name)
+    copyInto(buf, p + 6 + name.length, payload)
+    this.placed(buf, size)
+  }
+
+  /** Hot path for REPLY and TUNNEL_DATA: a u32 id and a payload. */
+  pushIdPayload(type: number, id: number, payload: Uint8Array): void {
+    const size = 9 + payload.length
+    const [buf, p] = this.place(size)
+    writeHeader(buf, p, size, type)
+    buf[p + 5] = id >>> 24
+    buf[p + 6] = (id >>> 16) & 0xff
+    buf[p + 7] = (id >>> 8) & 0xff
+    buf[p + 8] = id & 0xff
+    copyInto(buf, p + 9, payload)
+    this.placed(buf, size)
+  }
+
+  /** Where a frame of `size` bytes goes: the batch, or (too big for a batch) a buffer of its own. */
+  private place(size: number): [Uint8Array, number] {
+    if (size > this.batchBytes) {
+      this.flush()
+      return [this.alloc(size), 0]
+    }
+    return [this.reserve(size), this.len]
+  }
+
+  private placed(buf: Uint8Array, size: number): void {
+    if (buf !== this.buf) {
+      this.sink(buf)
+      return
+    }
+    this.len += size
+    this.schedule()
+  }
+
   /** Queues bytes that are already one or more encoded frames (fan-out of the same bytes). */
   pushRaw(bytes: Uint8Array): void {
     if (bytes.length > this.batchBytes) {
@@ -111,5 +156,24 @@ export class FrameBatcher {
       this.scheduled = true
       this.defer(this.flushTask)
     }
+  }
+}
+
+function writeHeader(buf: Uint8Array, p: number, size: number, type: number): void {
+  const len = size - 4
+  buf[p] = len >>> 24
+  buf[p + 1] = (len >>> 16) & 0xff
+  buf[p + 2] = (len >>> 8) & 0xff
+  buf[p + 3] = len & 0xff
+  buf[p + 4] = type
+}
+
+/** Small copies by hand: cheaper than set() for a few dozen bytes. */
+function copyInto(buf: Uint8Array, p: number, src: Uint8Array): void {
+  const n = src.length
+  if (n <= 32) {
+    for (let i = 0; i < n; i++) buf[p + i] = src[i] as number
+  } else {
+    buf.set(src, p)
   }
 }

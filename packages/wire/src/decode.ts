@@ -62,10 +62,14 @@ export class FrameDecoder {
     this.total += chunk.length
   }
 
-  /** The next complete frame, or null when more bytes are needed. Throws WireError. */
-  next(): RawFrame | null {
+  /**
+   * The allocation-free cursor under next(): advances to the next complete frame and returns
+   * its type, or -1 when more bytes are needed. The frame (header included) is then
+   * `buf[start, end)`, valid until the next call. Throws WireError.
+   */
+  advance(): number {
     if (this.failed !== undefined) throw this.failed
-    if (this.total < 4) return null
+    if (this.total < 4) return -1
     const length = this.peekU32()
     if (length < 1 || length > this.maxFrameBytes) {
       this.failed = new WireError(
@@ -74,9 +78,36 @@ export class FrameDecoder {
       )
       throw this.failed
     }
-    if (this.total < 4 + length) return null
-    const bytes = this.take(4 + length)
-    return { type: bytes[4] as number, frame: bytes, body: bytes.subarray(FRAME_HEADER_BYTES) }
+    const n = 4 + length
+    if (this.total < n) return -1
+    const first = this.chunks[this.first] as Uint8Array
+    if (first.length - this.head >= n) {
+      this.total -= n
+      this.buf = first
+      this.start = this.head
+      this.end = this.head + n
+      this.head += n
+      if (this.head === first.length) this.dropFirst()
+      this.compact()
+    } else {
+      this.buf = this.take(n)
+      this.start = 0
+      this.end = n
+    }
+    return this.buf[this.start + 4] as number
+  }
+
+  /** See advance(). */
+  buf: Uint8Array = EMPTY
+  start = 0
+  end = 0
+
+  /** The next complete frame, or null when more bytes are needed. Throws WireError. */
+  next(): RawFrame | null {
+    const type = this.advance()
+    if (type < 0) return null
+    const bytes = this.buf.subarray(this.start, this.end)
+    return { type, frame: bytes, body: bytes.subarray(FRAME_HEADER_BYTES) }
   }
 
   private peekU32(): number {
@@ -226,4 +257,40 @@ export function parseFrame(type: number, body: Uint8Array): Frame {
 export function nextFrame(decoder: FrameDecoder): Frame | null {
   const raw = decoder.next()
   return raw === null ? null : parseFrame(raw.type as FrameType, raw.body)
+}
+
+/**
+ * Decodes the name of the frame at `buf[start, end)` (PUBLISH, EVENT, BROADCAST: a u8 length
+ * then the name) without allocating when it is the same name as last time — a publisher
+ * usually repeats its topic. Returns the name; `payloadStart` is where the payload begins.
+ */
+export class NameReader {
+  private last: Uint8Array = new Uint8Array(0)
+  private lastName = ''
+  payloadStart = 0
+
+  read(buf: Uint8Array, start: number, end: number): string {
+    const n = buf[start + 5]
+    const from = start + 6
+    if (n === undefined || from > end) throw protocolError('frame truncated in name')
+    if (n === 0) throw protocolError('name is empty')
+    if (from + n > end) throw protocolError('frame truncated in name')
+    this.payloadStart = from + n
+    const last = this.last
+    if (last.length === n) {
+      let same = true
+      for (let i = 0; i < n; i++) {
+        if (last[i] !== buf[from + i]) {
+          same = false
+          break
+        }
+      }
+      if (same) return this.lastName
+    }
+    const bytes = Uint8Array.prototype.slice.call(buf, from, from + n)
+    const name = decodeUtf8(bytes, 'name')
+    this.last = bytes
+    this.lastName = name
+    return name
+  }
 }

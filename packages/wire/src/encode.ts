@@ -73,7 +73,6 @@ export function frameSize(frame: Frame): number {
 export function writeFrame(frame: Frame, target: Uint8Array, offset: number): number {
   const schema = SCHEMA[frame.type]
   if (schema === undefined) throw new WireError(ErrorCode.invalid, `unknown frame type ${String(frame.type)}`)
-  const view = new DataView(target.buffer, target.byteOffset, target.byteLength)
   const start = offset
   let p = offset + FRAME_HEADER_BYTES
   target[offset + 4] = frame.type
@@ -81,8 +80,8 @@ export function writeFrame(frame: Frame, target: Uint8Array, offset: number): nu
     const v = fieldValue(frame, field)
     switch (field[1]) {
       case 'u8': target[p++] = checkU(v, 8, field[0]); break
-      case 'u16': case 'code': view.setUint16(p, checkU(v, 16, field[0])); p += 2; break
-      case 'u32': view.setUint32(p, checkU(v, 32, field[0])); p += 4; break
+      case 'u16': case 'code': p = putU16(target, p, checkU(v, 16, field[0])); break
+      case 'u32': p = putU32(target, p, checkU(v, 32, field[0])); break
       case 'magic': target.set(MAGIC, p); p += MAGIC.length; break
       case 'name': {
         const b = nameBytes(String(v))
@@ -92,7 +91,7 @@ export function writeFrame(frame: Frame, target: Uint8Array, offset: number): nu
       }
       case 'text': {
         const b = textBytes(String(v ?? ''))
-        view.setUint16(p, b.length); p += 2
+        p = putU16(target, p, b.length)
         target.set(b, p); p += b.length
         break
       }
@@ -103,8 +102,22 @@ export function writeFrame(frame: Frame, target: Uint8Array, offset: number): nu
       }
     }
   }
-  view.setUint32(start, p - start - 4)
+  putU32(target, start, p - start - 4)
   return p
+}
+
+function putU16(t: Uint8Array, p: number, v: number): number {
+  t[p] = v >>> 8
+  t[p + 1] = v & 0xff
+  return p + 2
+}
+
+function putU32(t: Uint8Array, p: number, v: number): number {
+  t[p] = v >>> 24
+  t[p + 1] = (v >>> 16) & 0xff
+  t[p + 2] = (v >>> 8) & 0xff
+  t[p + 3] = v & 0xff
+  return p + 4
 }
 
 export function encodeFrame(frame: Frame): Uint8Array {
