@@ -1,5 +1,5 @@
 import type { Stream } from '@libp2p/interface'
-import { ErrorCode, FrameType, PROTOCOL_VERSION, parseFrame, type Frame, type RawFrame } from '@herald/wire'
+import { ErrorCode, FrameType, NameReader, PROTOCOL_VERSION, parseFrame, type Frame } from '@herald/wire'
 import { Directory, validEntry, type DirectoryEntry } from './directory.js'
 import { Overlay, describe } from './overlay.js'
 import { PeerLink } from './peer-link.js'
@@ -59,6 +59,7 @@ export class Mesh implements RemoteNodes {
   private clusterIndex = new Map<string, Array<{ node: string; members: number }>>()
   private topicIndex = new Map<string, string[]>()
   private stopped = false
+  private readonly names = new NameReader()
   gossipSent = 0
   gossipReceived = 0
   rejectedEntries = 0
@@ -126,9 +127,9 @@ export class Mesh implements RemoteNodes {
     const link = new PeerLink({ remote, stream, maxFrameBytes: this.init.maxFrameBytes })
     let ready = false
     link.setEvents({
-      onFrame: (l, raw) => {
-        if (ready) return this.onLinkFrame(l, raw)
-        const f = parseFrame(raw.type, raw.body)
+      onFrame: (l, type, buf, start, end) => {
+        if (ready) return this.onLinkFrame(l, type, buf, start, end)
+        const f = parseFrame(type, buf.subarray(start + 5, end))
         if (f.type !== FrameType.peerHello || f.version !== PROTOCOL_VERSION || f.network !== this.init.network || f.nodeId !== remote) {
           this.init.log(`peer ${remote} failed the link handshake; disconnecting it`)
           l.close('bad handshake')
@@ -173,14 +174,15 @@ export class Mesh implements RemoteNodes {
     this.gossip([t], undefined)
   }
 
-  private onLinkFrame(link: PeerLink, raw: RawFrame): void {
+  private onLinkFrame(link: PeerLink, type: number, buf: Uint8Array, start: number, end: number): void {
     // Events and broadcasts are forwarded to local receivers as received (same bytes).
-    if (raw.type === FrameType.event) {
-      const f = parseFrame(raw.type, raw.body) as { topic: string }
-      this.router.publish(f.topic, raw.frame, true)
+    if (type === FrameType.event) {
+      const topic = this.names.read(buf, start, end)
+      this.router.publish(topic, new Uint8Array(buf.buffer, buf.byteOffset + start, end - start), true)
       return
     }
-    const f = parseFrame(raw.type, raw.body)
+    const frame = buf.subarray(start, end)
+    const f = parseFrame(type, frame.subarray(5))
     const ep = this.peers.get(link.remote)
     switch (f.type) {
       case FrameType.request:
@@ -191,7 +193,7 @@ export class Mesh implements RemoteNodes {
         this.router.remoteAnswer(link.remote, f.id, f)
         return
       case FrameType.broadcast:
-        this.router.broadcast(f.cluster, raw.frame, true)
+        this.router.broadcast(f.cluster, frame, true)
         return
       case FrameType.directory:
         this.onEntries(link, f.entries)

@@ -6,15 +6,12 @@ import { noise } from '@chainsafe/libp2p-noise'
 import { yamux } from '@libp2p/yamux'
 import { identify } from '@libp2p/identify'
 import { ping } from '@libp2p/ping'
-import { mdns } from '@libp2p/mdns'
-import { bootstrap } from '@libp2p/bootstrap'
 import { kadDHT, removePublicAddressesMapper } from '@libp2p/kad-dht'
 import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf } from '@libp2p/crypto/keys'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
 import type { PeerId, PrivateKey, Stream, Connection } from '@libp2p/interface'
 import { noisePrologue } from './network-key.js'
-import { cloakProtector } from './pnet.js'
 import { PROTOCOL_PREFIX } from './constants.js'
 
 export interface OverlayInit {
@@ -82,9 +79,19 @@ export class Overlay {
     this.handlers = handlers
     const net = encodeURIComponent(this.init.network)
     const privateKey = await loadIdentity(this.init.dataDir)
+    // Optional parts are loaded only when used: each module costs resident memory.
     const peerDiscovery = []
-    if (this.init.mdns) peerDiscovery.push(mdns({ serviceTag: `_herald-${net}._udp.local`, interval: 1000 }))
-    if (this.init.bootstrap.length > 0) peerDiscovery.push(bootstrap({ list: this.init.bootstrap, timeout: 10 }))
+    if (this.init.mdns) {
+      const { mdns } = await import('@libp2p/mdns')
+      peerDiscovery.push(mdns({ serviceTag: `_herald-${net}._udp.local`, interval: 1000 }))
+    }
+    if (this.init.bootstrap.length > 0) {
+      const { bootstrap } = await import('@libp2p/bootstrap')
+      peerDiscovery.push(bootstrap({ list: this.init.bootstrap, timeout: 10 }))
+    }
+    const connectionProtector = this.init.cloak === true
+      ? (await import('./pnet.js')).cloakProtector(this.init.network, this.init.networkKey)
+      : undefined
     this.node = await createLibp2p({
       privateKey,
       addresses: { listen: this.init.listen },
@@ -92,7 +99,7 @@ export class Overlay {
       connectionEncrypters: [noise({ prologueBytes: noisePrologue(this.init.network, this.init.networkKey) })],
       streamMuxers: [yamux({ streamOptions: { initialStreamWindowSize: 4 << 20, maxStreamWindowSize: 16 << 20 } })],
       peerDiscovery,
-      ...(this.init.cloak === true ? { connectionProtector: cloakProtector(this.init.network, this.init.networkKey) } : {}),
+      ...(connectionProtector !== undefined ? { connectionProtector } : {}),
       connectionManager: {
         // Relays on one host or LAN would hit the per-IP inbound rate limit (5/s) otherwise.
         allow: ['/ip4/127.0.0.0/ipcidr/8', '/ip4/10.0.0.0/ipcidr/8', '/ip4/172.16.0.0/ipcidr/12', '/ip4/192.168.0.0/ipcidr/16'],
@@ -106,7 +113,7 @@ export class Overlay {
         // over /ipfs/ping/1.0.0. With ping's default stream limits (1 outbound, 2 inbound) the
         // two collide; the monitor takes the refused stream for a dead peer and aborts the
         // connection.
-        ping: ping(), //PROBE-REVERT
+        ping: ping({ maxOutboundStreams: 8, maxInboundStreams: 8 }),
         dht: kadDHT({
           protocol: `${PROTOCOL_PREFIX}/${net}/kad/1.0.0`,
           clientMode: false,

@@ -1,9 +1,10 @@
 import type { Stream } from '@libp2p/interface'
-import { FrameBatcher, FrameDecoder, WireError, parseFrame, type Frame, type RawFrame } from '@herald/wire'
+import { FrameBatcher, FrameDecoder, WireError, type Frame } from '@herald/wire'
 import { MAX_LINK_BACKLOG_BYTES } from './constants.js'
 
 export interface PeerLinkEvents {
-  onFrame(link: PeerLink, raw: RawFrame): void
+  /** One frame: `buf[start, end)`, header included, valid during the call. */
+  onFrame(link: PeerLink, type: number, buf: Uint8Array, start: number, end: number): void
   onClose(link: PeerLink, why: string): void
 }
 
@@ -104,23 +105,19 @@ export class PeerLink {
   private receive(chunk: Uint8Array): void {
     if (this.isClosed) return
     this.bytesIn += chunk.length
-    this.decoder.push(chunk)
+    const d = this.decoder
+    d.push(chunk)
     try {
       for (;;) {
-        const raw = this.decoder.next()
-        if (raw === null) return
-        this.events?.onFrame(this, raw)
+        const type = d.advance()
+        if (type < 0) return
+        this.events?.onFrame(this, type, d.buf, d.start, d.end)
         if (this.isClosed) return
       }
     } catch (err) {
       if (err instanceof WireError) this.close(`peer sent malformed data: ${err.message}`)
       else this.close(`internal error: ${(err as Error).message}`)
     }
-  }
-
-  /** Parses a frame of this link (a helper for handlers). */
-  static parse(raw: RawFrame): Frame {
-    return parseFrame(raw.type, raw.body)
   }
 
   /** Closes the link (flushing what is queued) and reports it once. */
