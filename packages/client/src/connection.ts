@@ -138,10 +138,11 @@ export class Connection {
     }
   }
 
+  /** Request and tunnel ids: below 2^31 (the relay numbers tunnels it hands to members from 2^31). */
   private allocId(inUse: Map<number, unknown>): number {
     for (;;) {
       const id = this.nextId
-      this.nextId = this.nextId >= 0xffffffff ? 1 : this.nextId + 1
+      this.nextId = this.nextId >= 0x7fffffff ? 1 : this.nextId + 1
       if (!inUse.has(id)) return id
     }
   }

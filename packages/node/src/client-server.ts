@@ -3,7 +3,7 @@ import { chmodSync, existsSync, unlinkSync } from 'node:fs'
 import { ErrorCode } from '@herald/wire'
 import type { Router } from './router.js'
 import { Session } from './session.js'
-import { HANDSHAKE_TIMEOUT_MS, HOUSEKEEPING_INTERVAL_MS } from './constants.js'
+import { HANDSHAKE_TIMEOUT_MS, HOUSEKEEPING_INTERVAL_MS, MAX_PARTIAL_FRAME_BYTES } from './constants.js'
 
 export interface ClientServerInit {
   router: Router
@@ -73,7 +73,19 @@ export class ClientServer {
 
   private housekeeping(): void {
     const now = Date.now()
-    for (const s of this.sessions) s.check(now, this.init.stallTimeoutMs, HANDSHAKE_TIMEOUT_MS)
+    let partial = 0
+    for (const s of this.sessions) {
+      s.check(now, this.init.stallTimeoutMs, HANDSHAKE_TIMEOUT_MS)
+      partial += s.partialBytes
+    }
+    // Many clients each holding a large half frame add up: past the budget, cut the largest.
+    while (partial > MAX_PARTIAL_FRAME_BYTES) {
+      let worst: Session | undefined
+      for (const s of this.sessions) if (!s.closed && (worst === undefined || s.partialBytes > worst.partialBytes)) worst = s
+      if (worst === undefined || worst.partialBytes === 0) break
+      partial -= worst.partialBytes
+      worst.fail(ErrorCode.limit, 'the relay is holding too many partial frames; this connection had the largest')
+    }
   }
 
   /** Stops accepting; tells every client goodbye and closes its connection. */

@@ -37,3 +37,13 @@ export const ANTI_ENTROPY_MS = 2_000
 export const TOMBSTONE_MS = 60_000
 /** Overlay protocol ids are per network, so networks never mix streams. */
 export const PROTOCOL_PREFIX = '/herald'
+/** Directory gossip is cut into frames of about this size. */
+export const DIRECTORY_FRAME_BYTES = 256 * 1024
+/** Relays a directory holds at most; entries for more are rejected (a flood of forged nodes). */
+export const MAX_DIRECTORY_NODES = 4096
+/** Peer links and tunnel streams accept frames up to at least this size, whatever --max-message says. */
+export const MIN_PEER_FRAME_BYTES = 16 * 1024 * 1024 + 1024
+/** A tunnel stream whose partial frame stalls this long is cut. */
+export const TUNNEL_STREAM_STALL_MS = 10_000
+/** Bytes of partial frames all clients together may hold; past it the largest is cut. */
+export const MAX_PARTIAL_FRAME_BYTES = 512 * 1024 * 1024

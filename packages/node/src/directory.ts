@@ -48,12 +48,24 @@ const MAX_NAME = 255
 const MAX_ITEMS = 10_000
 const MAX_ADDRS = 64
 
+/** A libp2p peer id as text (base58btc or base32 CID): letters and digits only. */
+const NODE_ID = /^[A-Za-z0-9]{1,128}$/
+
+/**
+ * Versions are the owner's clock in ms × 1000 plus a counter. A version far in the future is
+ * forged: accepting it would let one bad peer silence a relay (its answer, version + 1, would
+ * have to be even larger, and past 2^53 no answer is possible).
+ */
+export function maxPlausibleVersion(now: number): number {
+  return (now + 24 * 3600_000) * 1000
+}
+
 /** Checks an entry received from a peer: a bad one is rejected, never merged. */
-export function validEntry(x: unknown): x is DirectoryEntry {
+export function validEntry(x: unknown, maxVersion = Number.MAX_SAFE_INTEGER): x is DirectoryEntry {
   if (typeof x !== 'object' || x === null) return false
   const e = x as Record<string, unknown>
-  if (typeof e['node'] !== 'string' || e['node'].length === 0 || e['node'].length > 128) return false
-  if (typeof e['version'] !== 'number' || !Number.isSafeInteger(e['version']) || e['version'] < 0) return false
+  if (typeof e['node'] !== 'string' || !NODE_ID.test(e['node'])) return false
+  if (typeof e['version'] !== 'number' || !Number.isSafeInteger(e['version']) || e['version'] < 0 || e['version'] > maxVersion) return false
   if (e['dead'] !== undefined && e['dead'] !== true) return false
   if (!Array.isArray(e['addrs']) || e['addrs'].length > MAX_ADDRS || !e['addrs'].every((a) => typeof a === 'string' && a.length < 512)) return false
   if (!Array.isArray(e['topics']) || e['topics'].length > MAX_ITEMS || !e['topics'].every((t) => typeof t === 'string' && t.length > 0 && t.length <= MAX_NAME)) return false
@@ -75,7 +87,7 @@ export interface DirectoryInit {
   self: string
   /** An entry not refreshed for this long is left out of the view (missed heartbeats). */
   expiryMs: number
-  /** Tombstones are forgotten after this long. */
+  /** Tombstones, and entries not refreshed, are forgotten after this long. */
   tombstoneMs: number
   now?: () => number
 }
@@ -143,9 +155,20 @@ export class Directory {
     return node === this.self || this.now() - (this.seenAt.get(node) ?? 0) <= this.init.expiryMs
   }
 
-  /** Every entry, tombstones included (for gossip). */
+  /** Every entry, tombstones included. */
   all(): DirectoryEntry[] {
     return [...this.entries.values()]
+  }
+
+  /** What is worth passing on: tombstones and fresh entries, not expired ones (stale news). */
+  private fresh(node: string, e: DirectoryEntry, now: number): boolean {
+    return e.dead === true || node === this.self || now - (this.seenAt.get(node) ?? 0) <= this.init.expiryMs
+  }
+
+  /** Entries for a new peer: tombstones and fresh entries. */
+  gossipable(): DirectoryEntry[] {
+    const now = this.now()
+    return [...this.entries].filter(([node, e]) => this.fresh(node, e, now)).map(([, e]) => e)
   }
 
   digest(): Record<string, number> {
@@ -154,23 +177,36 @@ export class Directory {
     return d
   }
 
-  /** Entries newer here than in the other side's digest. */
+  /** Fresh entries (and tombstones) newer here than in the other side's digest. */
   newerThan(digest: Record<string, number>): DirectoryEntry[] {
     const out: DirectoryEntry[] = []
+    const now = this.now()
     for (const [node, e] of this.entries) {
+      if (!this.fresh(node, e, now)) continue
       const theirs = digest[node]
       if (theirs === undefined || e.version * 2 + (e.dead === true ? 1 : 0) > theirs) out.push(e)
     }
     return out
   }
 
-  /** Forgets old tombstones. */
+  get size(): number {
+    return this.entries.size
+  }
+
+  /**
+   * Housekeeping: an entry not refreshed for tombstoneMs (a relay long gone) becomes a
+   * tombstone, so a late copy of it cannot come back as a ghost; tombstones are forgotten
+   * after tombstoneMs more.
+   */
   sweep(): void {
     const now = this.now()
     for (const [node, e] of this.entries) {
-      if (e.dead === true && now - (this.seenAt.get(node) ?? 0) > this.init.tombstoneMs) {
+      if (node === this.self || now - (this.seenAt.get(node) ?? 0) <= this.init.tombstoneMs) continue
+      if (e.dead === true) {
         this.entries.delete(node)
         this.seenAt.delete(node)
+      } else {
+        this.kill(node)
       }
     }
   }

@@ -1,12 +1,12 @@
 import type { Stream } from '@libp2p/interface'
 import { ErrorCode, FrameType, NameReader, PROTOCOL_VERSION, parseFrame, type Frame } from '@herald/wire'
-import { Directory, validEntry, type DirectoryEntry } from './directory.js'
+import { Directory, maxPlausibleVersion, validEntry, type DirectoryEntry } from './directory.js'
 import { Overlay, describe } from './overlay.js'
 import { PeerLink } from './peer-link.js'
 import type { Endpoint, RemoteNodes, Router } from './router.js'
 import type { OutQueue } from './outqueue.js'
 import { TunnelStreamEndpoint } from './tunnel-stream.js'
-import { ANTI_ENTROPY_MS, ENTRY_EXPIRY_MS, HEARTBEAT_MS, TOMBSTONE_MS } from './constants.js'
+import { ANTI_ENTROPY_MS, DIRECTORY_FRAME_BYTES, ENTRY_EXPIRY_MS, HEARTBEAT_MS, MAX_DIRECTORY_NODES, TOMBSTONE_MS } from './constants.js'
 
 const utf8 = new TextEncoder()
 const fromUtf8 = new TextDecoder()
@@ -52,6 +52,8 @@ export class Mesh implements RemoteNodes {
   directory!: Directory
   private readonly links = new Map<string, PeerLink>()
   private readonly peers = new Map<string, PeerEndpoint>()
+  /** Peers we are opening a link to right now. */
+  private readonly opening = new Set<string>()
   private version = Date.now() * 1000
   private timers: Array<ReturnType<typeof setInterval>> = []
   private changePending = false
@@ -101,15 +103,30 @@ export class Mesh implements RemoteNodes {
 
   // ---- links ------------------------------------------------------------------------
 
-  private onConnect(remote: string): void {
-    if (this.stopped || this.links.has(remote)) return
+  private onConnect(remote: string, attempt = 0): void {
+    // One open at a time per peer: several connections to one peer (both sides dialled at
+    // once, e.g. after mDNS) must not open several links.
+    if (this.stopped || this.links.has(remote) || this.opening.has(remote)) return
+    this.opening.add(remote)
     // One link per pair: the lower id opens it; the other side opens it only if it never came.
-    const delay = this.self < remote ? 0 : 1500
+    // A failed open is retried (backing off) for as long as the peer stays connected: nothing
+    // else would ever open the link, since the heartbeat only dials peers with no connection.
+    const delay = attempt > 0 ? Math.min(250 * 2 ** attempt, 5000) : this.self < remote ? 0 : 1500
     setTimeout(() => {
-      if (this.stopped || this.links.has(remote) || !this.overlay.isConnected(remote)) return
+      if (this.stopped || this.links.has(remote) || !this.overlay.isConnected(remote)) {
+        this.opening.delete(remote)
+        return
+      }
       this.overlay.openLink(remote).then(
-        (stream) => this.adoptStream(stream, remote),
-        (err: unknown) => this.init.log(`link to ${remote} failed: ${describe(err)}`),
+        (stream) => {
+          this.opening.delete(remote)
+          this.adoptStream(stream, remote)
+        },
+        (err: unknown) => {
+          this.opening.delete(remote)
+          this.init.log(`link to ${remote} failed: ${describe(err)}`)
+          this.onConnect(remote, attempt + 1)
+        },
       )
     }, delay).unref()
   }
@@ -152,11 +169,15 @@ export class Mesh implements RemoteNodes {
     this.router.attach(ep)
     this.indexDirty = true
     // Give the new peer our whole view; it gives us its own.
-    this.sendEntries(link, this.directory.all())
+    this.sendEntries(link, this.directory.gossipable())
   }
 
   private linkDown(link: PeerLink, why: string): void {
-    if (this.links.get(link.remote) !== link) return
+    if (this.links.get(link.remote) !== link) {
+      // A replaced link, or one that closed before its handshake: if no link is left, get one.
+      if (!this.stopped && !this.links.has(link.remote) && this.overlay.isConnected(link.remote)) this.onConnect(link.remote, 1)
+      return
+    }
     this.links.delete(link.remote)
     const ep = this.peers.get(link.remote)
     this.peers.delete(link.remote)
@@ -217,10 +238,24 @@ export class Mesh implements RemoteNodes {
 
   // ---- directory gossip -------------------------------------------------------------
 
+  /** Sends entries in frames of at most ~256 KiB each, so a large directory never hits the frame limit. */
   private sendEntries(link: PeerLink, entries: DirectoryEntry[]): void {
-    if (entries.length === 0) return
-    this.gossipSent++
-    link.send({ type: FrameType.directory, entries: utf8.encode(JSON.stringify(entries)) })
+    let batch: string[] = []
+    let bytes = 0
+    const flush = (): void => {
+      if (batch.length === 0) return
+      this.gossipSent++
+      link.send({ type: FrameType.directory, entries: utf8.encode(`[${batch.join(',')}]`) })
+      batch = []
+      bytes = 0
+    }
+    for (const e of entries) {
+      const json = JSON.stringify(e)
+      if (bytes + json.length > DIRECTORY_FRAME_BYTES) flush()
+      batch.push(json)
+      bytes += json.length + 1
+    }
+    flush()
   }
 
   /** Pushes entries to every link but `except` (flooding, stopped by version checks). */
@@ -243,8 +278,9 @@ export class Mesh implements RemoteNodes {
       return
     }
     const changed: DirectoryEntry[] = []
+    const maxVersion = maxPlausibleVersion(Date.now())
     for (const e of list) {
-      if (!validEntry(e)) {
+      if (!validEntry(e, maxVersion) || (this.directory.get(e.node) === undefined && this.directory.size >= MAX_DIRECTORY_NODES)) {
         this.rejectedEntries++
         continue
       }

@@ -58,6 +58,9 @@ export class Overlay {
   readonly tunnelProtocol: string
   private readonly init: OverlayInit
   private handlers: OverlayHandlers | undefined
+  private readonly lastDial = new Map<string, number>()
+  private bootstrapTimer: ReturnType<typeof setTimeout> | undefined
+  private stopped = false
 
   constructor(init: OverlayInit) {
     this.init = init
@@ -139,6 +142,33 @@ export class Overlay {
     this.node.addEventListener('peer:disconnect', (e) => {
       this.handlers?.onDisconnect(e.detail.toString())
     })
+    this.redialBootstrap(1000)
+  }
+
+  /**
+   * @libp2p/bootstrap dials each address once, at start, and never again: a relay started
+   * before its bootstrap relay, or whose first connection dropped before it learned the
+   * directory, would stay alone for good. So bootstrap relays we have no connection to are
+   * redialled, backing off from 1 s to 30 s (back to 1 s once all are connected).
+   */
+  private redialBootstrap(delayMs: number): void {
+    if (this.init.bootstrap.length === 0 || this.stopped) return
+    this.bootstrapTimer = setTimeout(() => {
+      let missing = false
+      for (const a of this.init.bootstrap) {
+        const id = /\/p2p\/([^/]+)$/.exec(a)?.[1]
+        if (id === undefined || id === this.nodeId) continue
+        try {
+          if (this.node.getConnections(peerIdFromString(id)).length > 0) continue
+          missing = true
+          this.node.dial(multiaddr(a)).catch(() => {}) // quiet: the relay may simply not be up yet
+        } catch {
+          // a malformed address: the CLI checks them, so only a library user can get here
+        }
+      }
+      this.redialBootstrap(missing ? Math.min(delayMs * 2, 30_000) : 1000)
+    }, delayMs)
+    this.bootstrapTimer.unref()
   }
 
   isConnected(remote: string): boolean {
@@ -151,6 +181,12 @@ export class Overlay {
 
   /** Dials a relay by its directory addresses (full mesh), quietly. */
   dialAddrs(remote: string, addrs: string[]): void {
+    // At most one attempt per relay every few seconds: the heartbeat asks every second, and a
+    // flood of forged entries must not turn into a flood of dials.
+    const now = Date.now()
+    if (now - (this.lastDial.get(remote) ?? 0) < DIAL_INTERVAL_MS) return
+    if (this.lastDial.size > 8192) this.lastDial.clear()
+    this.lastDial.set(remote, now)
     let id: PeerId
     try {
       id = peerIdFromString(remote)
@@ -174,9 +210,13 @@ export class Overlay {
   }
 
   async stop(): Promise<void> {
+    this.stopped = true
+    clearTimeout(this.bootstrapTimer)
     await this.node.stop()
   }
 }
+
+const DIAL_INTERVAL_MS = 3000
 
 /** libp2p sometimes rejects with event objects rather than Errors: describe either. */
 export function describe(err: unknown): string {

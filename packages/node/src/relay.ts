@@ -5,7 +5,7 @@ import { Overlay } from './overlay.js'
 import { Mesh, type PeerView } from './mesh.js'
 import { devNetworkKey } from './network-key.js'
 import {
-  DEFAULT_CLIENT_HOST, DEFAULT_CLIENT_PORT, DEFAULT_NETWORK, DEFAULT_STALL_TIMEOUT_MS, SHUTDOWN_GRACE_MS, SYSTEM_PREFIX,
+  DEFAULT_CLIENT_HOST, DEFAULT_CLIENT_PORT, DEFAULT_NETWORK, DEFAULT_STALL_TIMEOUT_MS, MIN_PEER_FRAME_BYTES, SHUTDOWN_GRACE_MS, SYSTEM_PREFIX,
 } from './constants.js'
 
 export interface RelayInit {
@@ -86,7 +86,7 @@ export class Relay {
     })
     this.mesh = new Mesh({
       overlay: this.overlay, router: this.router, network: this.network,
-      maxFrameBytes: this.maxMessageBytes + FRAME_OVERHEAD_BYTES, log: this.log,
+      maxFrameBytes: Math.max(this.maxMessageBytes + FRAME_OVERHEAD_BYTES, MIN_PEER_FRAME_BYTES), log: this.log,
     })
   }
 

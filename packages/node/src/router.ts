@@ -41,6 +41,12 @@ const MAX_TIMER_MS = 0x7fffffff
 
 /** The tunnel id used on a relay-to-relay tunnel stream (one tunnel per stream). */
 export const STREAM_TUNNEL_ID = 1
+/**
+ * Tunnel ids are split in two ranges so one connection can open tunnels and serve them
+ * without a collision: an opener picks ids below 2^31, the relay numbers the tunnels it hands
+ * to a member from 2^31 up.
+ */
+export const SERVED_TUNNEL_BASE = 0x80000000
 
 export interface MemberState {
   readonly endpoint: Endpoint
@@ -178,6 +184,18 @@ export class Router {
       clusters[g.name] = { members: g.members.length, load: g.members.reduce((s, m) => s + m.outstanding, 0) }
     }
     return { clusters, topics: [...this.topics.keys()] }
+  }
+
+  private nextServedTunnel = 0
+  private readonly servedTunnels = new Set<number>()
+
+  /** A member-side tunnel id, unique among every endpoint's served tunnels. */
+  private allocServedTunnel(): number {
+    for (;;) {
+      const id = SERVED_TUNNEL_BASE + this.nextServedTunnel
+      this.nextServedTunnel = (this.nextServedTunnel + 1) % SERVED_TUNNEL_BASE
+      if (!this.servedTunnels.has(id)) return id
+    }
   }
 
   private allocRid(): number {
@@ -561,6 +579,7 @@ export class Router {
   openTunnel(origin: Endpoint, frame: { tunnel: number; timeoutMs: number; cluster: string }, localOnly = false): void {
     const st = this.state(origin)
     const refuse = (code: ErrorCode, reason: string): void => origin.send({ type: FrameType.tunnelClose, tunnel: frame.tunnel, code, reason })
+    if (frame.tunnel >= SERVED_TUNNEL_BASE) return refuse(ErrorCode.invalid, `tunnel ids chosen by an opener must be below 2^31, got ${frame.tunnel}`)
     if (st.tunnels.has(frame.tunnel)) return refuse(ErrorCode.invalid, `tunnel id ${frame.tunnel} is in use`)
     if (st.tunnels.size >= MAX_TUNNELS_PER_CONNECTION) return refuse(ErrorCode.limit, `a connection may have at most ${MAX_TUNNELS_PER_CONNECTION} tunnels`)
     if (this.draining) return refuse(ErrorCode.shutdown, 'the relay is shutting down')
@@ -568,7 +587,7 @@ export class Router {
     const local = group !== undefined && group.members.length > 0
     const remotes = localOnly || this.remote === undefined ? [] : this.remote.clusterNodes(frame.cluster)
     if (!local && remotes.length === 0) return refuse(ErrorCode.noMembers, `no members of cluster "${frame.cluster}"`)
-    const rid = this.allocRid()
+    const rid = this.allocServedTunnel()
     let target: TunnelSide
     // Spread tunnels over every member in the network: pick a member uniformly.
     const localCount = local ? group.members.length : 0
@@ -597,6 +616,7 @@ export class Router {
     }
     st.tunnels.set(frame.tunnel, t)
     this.state(target.endpoint).tunnels.set(target.id, t)
+    this.servedTunnels.add(rid)
     t.timer = setTimeout(() => {
       if (!t.accepted) this.closeTunnel(t, undefined, ErrorCode.timeout, `no member of "${frame.cluster}" accepted the tunnel within ${frame.timeoutMs} ms`)
     }, Math.min(frame.timeoutMs, MAX_TIMER_MS))
@@ -650,6 +670,7 @@ export class Router {
 
   /** Ends a tunnel; tells every side except `from` (the side that closed it). */
   private closeTunnel(t: TunnelState, from: TunnelSide | undefined, code: ErrorCode, reason: string): void {
+    this.servedTunnels.delete(t.rid)
     if (t.timer !== undefined) clearTimeout(t.timer)
     t.timer = undefined
     for (const side of [t.opener, t.member]) {

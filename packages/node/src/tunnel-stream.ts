@@ -4,6 +4,7 @@ import type { Endpoint, Router } from './router.js'
 import { STREAM_TUNNEL_ID } from './router.js'
 import type { OutQueue } from './outqueue.js'
 import { describe } from './overlay.js'
+import { TUNNEL_STREAM_STALL_MS } from './constants.js'
 
 let nextEndpointId = 1_000_000_000
 
@@ -92,20 +93,45 @@ export class TunnelStreamEndpoint implements Endpoint {
     }
   }
 
+  private frames = 0
+  private stallTimer: ReturnType<typeof setTimeout> | undefined
+
+  /** A partial frame must complete within TUNNEL_STREAM_STALL_MS: a peer cannot hoard memory in half frames. */
+  private watchStall(): void {
+    if (this.stallTimer !== undefined || this.isClosed || this.decoder.buffered === 0) return
+    const framesAtStart = this.frames
+    this.stallTimer = setTimeout(() => {
+      this.stallTimer = undefined
+      if (this.isClosed) return
+      if (this.frames === framesAtStart && this.decoder.buffered > 0) {
+        this.stream?.abort(new Error(`a partial frame stalled for ${TUNNEL_STREAM_STALL_MS} ms`))
+        this.finish()
+      } else {
+        this.watchStall()
+      }
+    }, TUNNEL_STREAM_STALL_MS)
+    this.stallTimer.unref()
+  }
+
   private receive(chunk: Uint8Array): void {
     if (this.isClosed) return
     this.decoder.push(chunk)
+    this.watchStall()
     try {
       for (;;) {
         const raw = this.decoder.next()
         if (raw === null) return
+        this.frames++
         const f = parseFrame(raw.type, raw.body)
         switch (f.type) {
           case FrameType.tunnelOpen: this.router.openTunnel(this, f, true); break
           case FrameType.tunnelAccept: this.router.tunnelAccept(this, f.tunnel, f.allowance); break
           case FrameType.tunnelData: this.router.tunnelData(this, f.tunnel, f.payload); break
           case FrameType.tunnelAllowance: this.router.tunnelAllowance(this, f.tunnel, f.bytes); break
-          case FrameType.tunnelClose: this.router.tunnelClose(this, f.tunnel, f.code, f.reason); break
+          case FrameType.tunnelClose:
+            this.router.tunnelClose(this, f.tunnel, f.code, f.reason)
+            this.closedByPeer()
+            break
           default: throw new WireError(ErrorCode.protocol, `frame 0x${f.type.toString(16)} on a tunnel stream`)
         }
         if (this.isClosed) return
@@ -114,6 +140,21 @@ export class TunnelStreamEndpoint implements Endpoint {
       this.stream?.abort(err instanceof Error ? err : new Error(String(err)))
       this.finish()
     }
+  }
+
+  /**
+   * The other relay ended the tunnel (its TUNNEL_CLOSE came, and it closed its side of the
+   * stream): close ours too. Without this the stream stays half-open on both relays forever,
+   * and after 1,000 tunnels the connection's stream limit refuses every new one.
+   */
+  private closedByPeer(): void {
+    if (this.isClosed) return
+    this.isClosed = true
+    this.batcher.discard()
+    this.pendingWrites = []
+    const s = this.stream
+    s?.close().catch(() => s.abort(new Error('close failed')))
+    this.router.detach(this, 'tunnel closed')
   }
 
   private finish(): void {

@@ -223,7 +223,7 @@ describe('Directory', () => {
     expect(d.all().map((e) => e.node).sort()).toEqual(['a', 'b', 'me'])
   })
 
-  it('sweep forgets tombstones after tombstoneMs, never live or expired entries', () => {
+  it('sweep turns entries not refreshed for tombstoneMs into tombstones, and forgets tombstones after tombstoneMs more', () => {
     const c = clock()
     const d = dir(c, { expiryMs: 2_500, tombstoneMs: 60_000 })
     d.setSelf(live('me', 1))
@@ -233,22 +233,27 @@ describe('Directory', () => {
     d.kill('a')
     c.advance(30_000)
     d.merge(tomb('b', 1))
-    c.advance(30_000) // a's tombstone is exactly tombstoneMs old: kept
+    c.advance(30_000) // a's tombstone and c's entry are exactly tombstoneMs old: kept as they are
     d.sweep()
     expect(d.get('a')?.dead).toBe(true)
+    expect(d.get('c')?.dead).toBeUndefined()
     c.advance(1)
     d.sweep()
     expect(d.get('a')).toBeUndefined()
     expect(d.get('b')?.dead).toBe(true) // 30 s old
-    expect(d.get('c')?.dead).toBeUndefined() // expired long ago, but not a tombstone
-    expect(d.get('me')).toBeDefined()
+    expect(d.get('c')?.dead).toBe(true) // a relay long gone: tombstoned, so a late copy is no ghost
+    expect(d.merge(live('c', 1))).toBe(false)
+    expect(d.get('me')?.dead).toBeUndefined()
     c.advance(30_000)
     d.sweep()
     expect(d.get('b')).toBeUndefined()
-    expect(d.all().map((e) => e.node).sort()).toEqual(['c', 'me'])
+    c.advance(30_001)
+    d.sweep()
+    expect(d.all().map((e) => e.node).sort()).toEqual(['me'])
     // Once forgotten, the node's old live entry is news again (the price of forgetting).
     expect(d.merge(live('a', 1))).toBe(true)
   })
+
 
   it('digest encodes version and liveness; newerThan(digest) returns exactly the entries newer than the digest', () => {
     const digestArb = fc.dictionary(nodeArb, fc.integer({ min: 0, max: 10 }), { maxKeys: 6 })
@@ -390,7 +395,7 @@ describe('validEntry (entries from peers are hostile input)', () => {
         const expected = ((): boolean => {
           // The few junk values that are still legal for the field.
           if (f === 'dead') return v === undefined
-          if (f === 'node') return typeof v === 'string' && v.length > 0
+          if (f === 'node') return typeof v === 'string' && /^[A-Za-z0-9]{1,128}$/.test(v)
           if (f === 'addrs' || f === 'topics') return Array.isArray(v)
           if (f === 'clusters') return typeof v === 'object' && v !== null && !Array.isArray(v)
           return false
