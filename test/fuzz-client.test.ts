@@ -453,6 +453,7 @@ async function fuzzConnection(index: number, kind: Kind): Promise<Result> {
         if (rr.chance(0.5)) {
           out.push({ type: FrameType.tunnelAccept, tunnel: f.tunnel, allowance: rr.pick([0, 1, 100, 1 << 20]) })
           for (let i = rr.int(4); i > 0; i--) out.push({ type: FrameType.tunnelData, tunnel: f.tunnel, payload: rr.bytes(rr.int(300)) })
+        // eslint-disable-next-line no-dupe-else-if -- a second, independent coin toss
         } else if (rr.chance(0.5)) {
           out.push({ type: FrameType.tunnelClose, tunnel: f.tunnel, code: rr.pick([0, 9]) as ErrorCode, reason: 'no thanks' })
         }
