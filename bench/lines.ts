@@ -29,3 +29,28 @@ export function emit(msg: Record<string, unknown>): void {
 export function wallMs(): number {
   return performance.timeOrigin + performance.now()
 }
+
+/** Calls `onMessage` with each JSON object the driver writes on this worker's stdin. */
+export function onStdinJson(onMessage: (msg: Record<string, unknown>) => void): void {
+  let partial = ''
+  process.stdin.setEncoding('utf8').on('data', (chunk: string) => {
+    partial += chunk
+    let nl: number
+    while ((nl = partial.indexOf('\n')) >= 0) {
+      const line = partial.slice(0, nl)
+      partial = partial.slice(nl + 1)
+      if (!line.startsWith('{')) continue
+      try {
+        onMessage(JSON.parse(line) as Record<string, unknown>)
+      } catch {
+        // Not ours; ignore.
+      }
+    }
+  })
+}
+
+/** CPU seconds (user + system) this process has used so far. */
+export function cpuNow(): number {
+  const u = process.cpuUsage()
+  return (u.user + u.system) / 1e6
+}

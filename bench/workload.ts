@@ -1,14 +1,23 @@
 /** What every benchmark workload implements, and what it reports. */
+import type { System } from './workers/client.js'
 
-export interface WorkloadOptions {
-  /** Per-flag overrides; a workload applies its own defaults for what is unset. */
-  messages?: number
-  seconds?: number
-  size?: number
+export type { System }
+
+export interface RunOptions {
   /** A few-seconds version whose checks gate CI (exit 1 when one fails). */
   smoke: boolean
-  /** Node flags for the relay process (e.g. --cpu-prof). */
+  /** Warm-up before measuring (not counted), in milliseconds. */
+  warmupMs: number
+  /** Length of the measured phase, in seconds. */
+  seconds: number
+  /** Cap on messages in the measured phase (pub/sub, tunnels), if any. */
+  messages?: number
+  /** Sequential requests to time (request-seq). */
+  requests: number
+  /** Node flags for Herald relays (e.g. --cpu-prof). */
   relayNodeArgs: string[]
+  /** Prefix for progress lines, e.g. "pubsub-1-64 herald #2". */
+  label: string
   /** One line of progress (printed on stderr, about once a second). */
   progress(line: string): void
 }
@@ -16,7 +25,7 @@ export interface WorkloadOptions {
 export interface Metric {
   /** Stable JSON key, e.g. "deliveredPerSec". */
   key: string
-  /** Column label for tables. */
+  /** Row label in tables. */
   label: string
   value: number
   unit: string
@@ -24,9 +33,8 @@ export interface Metric {
   digits?: number
 }
 
-export interface WorkloadResult {
-  workload: string
-  params: Record<string, number | string | boolean>
+/** One run of one row against one system. */
+export interface RunResult {
   metrics: Metric[]
   /** Failed correctness checks (e.g. "lost 12 messages"); empty when all passed. */
   failures: string[]
@@ -34,8 +42,23 @@ export interface WorkloadResult {
   notes: string[]
 }
 
+/** One line of the final table: a workload at one setting (e.g. pubsub-1 at 64 B). */
+export interface Row {
+  name: string
+  description: string
+  /** The systems it runs against (NATS only when nats-server is installed). */
+  systems: System[]
+  /** Why there is no NATS run, when there is none. */
+  noNats?: string
+  /** The metric the summary table shows for this row (its key), and how to read its ratio. */
+  headline: string[]
+  params(opts: RunOptions): Record<string, number | string | boolean>
+  run(system: System, opts: RunOptions): Promise<RunResult>
+}
+
+/** A workload as named on the command line: one or more rows. */
 export interface Workload {
   name: string
   description: string
-  run(options: WorkloadOptions): Promise<WorkloadResult>
+  rows: Row[]
 }

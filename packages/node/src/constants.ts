@@ -27,7 +27,9 @@ export const SHUTDOWN_GRACE_MS = 2_000
 /** Cluster names starting with this are the relay's own services (e.g. "$herald.status"). */
 export const SYSTEM_PREFIX = '$herald.'
 /** Bytes a peer link may hold unsent before events/broadcasts to that relay are dropped. */
-export const MAX_LINK_BACKLOG_BYTES = 64 * 1024 * 1024
+export const MAX_LINK_BACKLOG_BYTES = 16 * 1024 * 1024
+/** Past this many unsent bytes on a peer link, local publishers are paused until it drains. */
+export const LINK_HIGH_WATER_BYTES = 2 * 1024 * 1024
 /** Directory heartbeat: each relay refreshes its entry this often. */
 export const HEARTBEAT_MS = 1_000
 /** An entry not refreshed for this long leaves the view (about two missed heartbeats). */

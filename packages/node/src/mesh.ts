@@ -142,6 +142,7 @@ export class Mesh implements RemoteNodes {
       return
     }
     const link = new PeerLink({ remote, stream, maxFrameBytes: this.init.maxFrameBytes })
+    link.onWritable = () => this.linkWritable()
     let ready = false
     link.setEvents({
       onFrame: (l, type, buf, start, end) => {
@@ -161,6 +162,7 @@ export class Mesh implements RemoteNodes {
   }
 
   private linkUp(link: PeerLink): void {
+    this.overlay.keepAlive(link.remote)
     const old = this.links.get(link.remote)
     this.links.set(link.remote, link)
     if (old !== undefined && old !== link) old.close('replaced by a newer link')
@@ -394,6 +396,30 @@ export class Mesh implements RemoteNodes {
   sendDroppable(node: string, frame: Uint8Array): boolean {
     const l = this.links.get(node)
     return l !== undefined && l.sendDroppable(frame)
+  }
+
+  congested(node: string): boolean {
+    return this.links.get(node)?.congested === true
+  }
+
+  private writableWaiters: Array<() => void> = []
+
+  whenWritable(resume: () => void): void {
+    for (const l of this.links.values()) {
+      if (l.congested) {
+        this.writableWaiters.push(resume)
+        return
+      }
+    }
+    resume()
+  }
+
+  /** A link drained (or closed): wake the waiting publishers if no link is congested now. */
+  private linkWritable(): void {
+    for (const l of this.links.values()) if (l.congested) return
+    const waiters = this.writableWaiters
+    this.writableWaiters = []
+    for (const w of waiters) w()
   }
 
   openTunnel(node: string): Endpoint {

@@ -10,7 +10,7 @@ import { kadDHT, removePublicAddressesMapper } from '@libp2p/kad-dht'
 import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf } from '@libp2p/crypto/keys'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
-import type { PeerId, PrivateKey, Stream, Connection } from '@libp2p/interface'
+import { KEEP_ALIVE, type PeerId, type PrivateKey, type Stream, type Connection } from '@libp2p/interface'
 import { noisePrologue } from './network-key.js'
 import { PROTOCOL_PREFIX } from './constants.js'
 
@@ -86,7 +86,20 @@ export class Overlay {
     const peerDiscovery = []
     if (this.init.mdns) {
       const { mdns } = await import('@libp2p/mdns')
-      peerDiscovery.push(mdns({ serviceTag: `_herald-${net}._udp.local`, interval: 1000 }))
+      const make = mdns({ serviceTag: `_herald-${net}._udp.local`, interval: 1000 })
+      // libp2p turns a discovery into 'peer:discovery' only for a peer new to its peer store,
+      // so a relay we were once connected to (a partition, a connection aborted under load, a
+      // restart with the same identity) would never be dialled again however often mDNS sees
+      // it. Every mDNS sighting of a relay we are not connected to is worth a (rate-limited) dial.
+      peerDiscovery.push((components: Parameters<typeof make>[0]) => {
+        const d = make(components)
+        d.addEventListener('peer', (e) => {
+          const id = e.detail.id.toString()
+          if (this.node === undefined || id === this.nodeId || this.isConnected(id)) return
+          this.dialAddrs(id, e.detail.multiaddrs.map((a) => a.toString()))
+        })
+        return d
+      })
     }
     if (this.init.bootstrap.length > 0) {
       const { bootstrap } = await import('@libp2p/bootstrap')
@@ -109,7 +122,11 @@ export class Overlay {
         reconnectRetries: 3,
       },
       // Notice a frozen peer in about a second, not the default ten.
-      connectionMonitor: { pingInterval: 1000, pingTimeout: { minTimeout: 500, maxTimeout: 2000 } },
+      // Ping every second. The timeout adapts to measured round trips between 1.5 s and 5 s:
+      // shorter ones aborted healthy connections whenever a loaded machine (or a link full of
+      // events) delayed a ping. A frozen relay still leaves every view after 2.5 s (directory
+      // expiry); its connection goes a little later.
+      connectionMonitor: { pingInterval: 1000, pingTimeout: { minTimeout: 1500, maxTimeout: 5000 } },
       services: {
         identify: identify(),
         // The connection monitor (every second, above) and kad-dht's routing table both ping
@@ -169,6 +186,15 @@ export class Overlay {
       this.redialBootstrap(missing ? Math.min(delayMs * 2, 30_000) : 1000)
     }, delayMs)
     this.bootstrapTimer.unref()
+  }
+
+  /** Asks libp2p to redial `remote` by itself if the connection drops (a linked relay). */
+  keepAlive(remote: string): void {
+    try {
+      this.node.peerStore.merge(peerIdFromString(remote), { tags: { [KEEP_ALIVE]: { value: 1 } } }).catch(() => {})
+    } catch {
+      // not a peer id: nothing to keep
+    }
   }
 
   isConnected(remote: string): boolean {

@@ -1,6 +1,6 @@
 import type { Stream } from '@libp2p/interface'
 import { FrameBatcher, FrameDecoder, WireError, type Frame } from '@herald/wire'
-import { MAX_LINK_BACKLOG_BYTES } from './constants.js'
+import { LINK_HIGH_WATER_BYTES, MAX_LINK_BACKLOG_BYTES } from './constants.js'
 
 export interface PeerLinkEvents {
   /** One frame: `buf[start, end)`, header included, valid during the call. */
@@ -63,6 +63,17 @@ export class PeerLink {
     if (!this.isClosed) this.batcher.push(frame)
   }
 
+  /**
+   * More is queued than the link should hold: local publishers are paused until it drains
+   * (keeping the link's latency low for requests, heartbeats and libp2p's pings).
+   */
+  get congested(): boolean {
+    return this.pending > LINK_HIGH_WATER_BYTES
+  }
+
+  /** Called once the link is no longer congested. */
+  onWritable: (() => void) | undefined
+
   /** Pre-encoded frame bytes (fan-out of one event to many relays). Returns false when dropped. */
   sendDroppable(frame: Uint8Array): boolean {
     if (this.isClosed) return false
@@ -100,6 +111,7 @@ export class PeerLink {
         this.close(`send failed: ${(err as Error).message}`)
       }
     }
+    if (!this.congested) this.onWritable?.()
   }
 
   private receive(chunk: Uint8Array): void {
@@ -135,5 +147,6 @@ export class PeerLink {
     this.backlog = []
     this.backlogBytes = 0
     this.events?.onClose(this, why)
+    this.onWritable?.()
   }
 }

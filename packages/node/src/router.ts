@@ -30,6 +30,10 @@ export interface RemoteNodes {
   send(node: string, frame: Frame): boolean
   /** Sends pre-encoded event/broadcast bytes; false when dropped. */
   sendDroppable(node: string, frame: Uint8Array): boolean
+  /** The link to `node` holds more than it should: publishers should wait (whenWritable). */
+  congested(node: string): boolean
+  /** Calls `resume` once no link is congested any more (or a link went away). */
+  whenWritable(resume: () => void): void
   /** A tunnel stream to `node`: an endpoint that speaks the tunnel frames (id 1) to the relay there. */
   openTunnel(node: string): Endpoint
   /** Local clusters or topics changed (the directory entry must be republished). */
@@ -170,6 +174,12 @@ export class Router {
 
   setRemote(remote: RemoteNodes): void {
     this.remote = remote
+  }
+
+  /** Calls `resume` once links to other relays can take more (immediately without any). */
+  whenWritable(resume: () => void): void {
+    if (this.remote === undefined) resume()
+    else this.remote.whenWritable(resume)
   }
 
   private changed(): void {
@@ -503,17 +513,23 @@ export class Router {
   // ---- broadcast --------------------------------------------------------------------
 
   /** `frame` is the encoded BROADCAST frame, forwarded to each member as it is. */
-  broadcast(cluster: string, frame: Uint8Array, localOnly = false): void {
+  /** Returns true when a link to another relay is congested: the sender should pause. */
+  broadcast(cluster: string, frame: Uint8Array, localOnly = false): boolean {
     this.counters.broadcasts++
+    let congested = false
     if (!localOnly && this.remote !== undefined) {
-      for (const n of this.remote.clusterNodes(cluster)) this.remote.sendDroppable(n.node, frame)
+      for (const n of this.remote.clusterNodes(cluster)) {
+        if (!this.remote.sendDroppable(n.node, frame)) this.counters.dropped++
+        if (this.remote.congested(n.node)) congested = true
+      }
     }
     const group = this.clusters.get(cluster)
-    if (group === undefined) return
+    if (group === undefined) return congested
     for (const m of group.members) {
       if (m.endpoint.sendDroppable(m.broadcasts, frame, undefined)) this.counters.delivered++
       else this.counters.dropped++
     }
+    return congested
   }
 
   // ---- publish/subscribe ------------------------------------------------------------
@@ -561,17 +577,25 @@ export class Router {
   }
 
   /** `frame` is the encoded EVENT frame (the PUBLISH bytes with the type changed), fanned out as it is. */
-  publish(topic: string, frame: Uint8Array, localOnly = false): void {
+  /** Returns true when a link to another relay is congested: the publisher should pause. */
+  publish(topic: string, frame: Uint8Array, localOnly = false): boolean {
     this.counters.published++
+    let congested = false
     if (!localOnly && this.remote !== undefined) {
-      for (const node of this.remote.topicNodes(topic)) this.remote.sendDroppable(node, frame)
+      const nodes = this.remote.topicNodes(topic)
+      for (let i = 0; i < nodes.length; i++) {
+        const node = nodes[i] as string
+        if (!this.remote.sendDroppable(node, frame)) this.counters.dropped++
+        if (this.remote.congested(node)) congested = true
+      }
     }
     const subs = this.topics.get(topic)
-    if (subs === undefined) return
+    if (subs === undefined) return congested
     for (const sub of subs.values()) {
       if (sub.endpoint.sendDroppable(sub.queue, frame, topic)) this.counters.delivered++
       else this.counters.dropped++
     }
+    return congested
   }
 
   // ---- tunnels ----------------------------------------------------------------------

@@ -147,7 +147,7 @@ export class Session implements Endpoint {
             return
           }
           buf[d.start + 4] = FrameType.event
-          this.router.publish(topic, new Uint8Array(buf.buffer, buf.byteOffset + d.start, d.end - d.start))
+          if (this.router.publish(topic, new Uint8Array(buf.buffer, buf.byteOffset + d.start, d.end - d.start))) this.pauseForLinks()
         } else {
           const frame = d.buf.subarray(d.start, d.end)
           this.handle(parseFrame(type, frame.subarray(5)), frame)
@@ -191,7 +191,7 @@ export class Session implements Endpoint {
         r.memberAnswer(this, f.id, f)
         return
       case FrameType.broadcast:
-        if (this.checkPayload(f.payload)) r.broadcast(f.cluster, bytes)
+        if (this.checkPayload(f.payload) && r.broadcast(f.cluster, bytes)) this.pauseForLinks()
         return
       case FrameType.register: {
         if (this.role !== Role.member) {
@@ -243,6 +243,19 @@ export class Session implements Endpoint {
       default:
         this.fail(ErrorCode.protocol, `frame 0x${f.type.toString(16)} is not sent by clients`)
     }
+  }
+
+  private pausedForLinks = false
+
+  /** A link to another relay is congested: stop reading this publisher until it drains. */
+  private pauseForLinks(): void {
+    if (this.pausedForLinks) return
+    this.pausedForLinks = true
+    this.socket.pause()
+    this.router.whenWritable(() => {
+      this.pausedForLinks = false
+      if (!this.isClosed) this.socket.resume()
+    })
   }
 
   // ---- closing ----------------------------------------------------------------------

@@ -1,0 +1,39 @@
+/** Pieces every workload uses: servers with guaranteed teardown, and metric helpers. */
+import { killAll } from '../../test/harness.js'
+import { killWorkers } from '../driver.js'
+import { killNatsServers, startServers, type ServerGroup } from '../servers.js'
+import type { Metric, RunOptions, System } from '../workload.js'
+
+/** Starts `count` servers, runs `fn`, and always stops the servers and kills every worker. */
+export async function withServers<T>(system: System, count: 1 | 2, opts: RunOptions, fn: (g: ServerGroup) => Promise<T>): Promise<T> {
+  const g = await startServers(system, count, { relayNodeArgs: opts.relayNodeArgs })
+  try {
+    return await fn(g)
+  } finally {
+    await killWorkers() // workers first, so the relays stop gracefully (and --cpu-prof is written)
+    await g.stop().catch(() => {})
+    await killAll() // anything else the harness started
+    await killNatsServers()
+  }
+}
+
+export const MiB = 2 ** 20
+
+/** Per-server metrics: CPU seconds over the measured window, CPU per message, peak RSS. */
+export function serverMetrics(g: ServerGroup, cpu0: number[], cpu1: number[], perMessages: number, per: string): Metric[] {
+  const out: Metric[] = []
+  const many = g.servers.length > 1
+  g.servers.forEach((_, i) => {
+    const tag = many ? `relay ${'AB'[i]!}` : 'relay'
+    const key = many ? `relay${'AB'[i]!}` : 'relay'
+    const cpu = (cpu1[i] ?? 0) - (cpu0[i] ?? 0)
+    out.push({ key: `${key}CpuSeconds`, label: `${tag} CPU s`, value: cpu, unit: 's', digits: 2 })
+    out.push({ key: `${key}CpuMicrosPer`, label: `${tag} CPU µs/${per}`, value: perMessages > 0 ? (cpu / perMessages) * 1e6 : 0, unit: 'µs', digits: 2 })
+  })
+  g.servers.forEach((s, i) => {
+    const tag = many ? `relay ${'AB'[i]!}` : 'relay'
+    const key = many ? `relay${'AB'[i]!}` : 'relay'
+    out.push({ key: `${key}PeakRssMiB`, label: `${tag} peak RSS MiB`, value: s.rss.peak / MiB, unit: 'MiB', digits: 0 })
+  })
+  return out
+}
