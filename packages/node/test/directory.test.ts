@@ -3,10 +3,11 @@
 // validation of entries received from peers).
 import { describe, it, expect } from 'vitest'
 import fc from 'fast-check'
-import { Directory, mergeStates, newer, validEntry, type DirectoryEntry, type DirectoryState } from '../src/directory.js'
+import { Directory, maxPlausibleVersion, mergeStates, newer, validEntry, type DirectoryEntry, type DirectoryState } from '../src/directory.js'
 
 const RUNS = 500
-const params = { numRuns: RUNS, seed: 0x4449_5231 } // "DIR1": reproducible; fast-check prints the seed of a failure anyway
+// "DIR1": reproducible; FC_SEED=<n> explores other cases (fast-check prints the seed of a failure).
+const params = { numRuns: RUNS, seed: process.env["FC_SEED"] !== undefined ? Number(process.env["FC_SEED"]) : 0x4449_5231 }
 
 // ---- arbitraries ---------------------------------------------------------------------
 // Few node names and small versions, so states collide often (same node, same version,
@@ -254,7 +255,6 @@ describe('Directory', () => {
     expect(d.merge(live('a', 1))).toBe(true)
   })
 
-
   it('digest encodes version and liveness; newerThan(digest) returns exactly the entries newer than the digest', () => {
     const digestArb = fc.dictionary(nodeArb, fc.integer({ min: 0, max: 10 }), { maxKeys: 6 })
     fc.assert(
@@ -272,6 +272,20 @@ describe('Directory', () => {
       }),
       params,
     )
+  })
+
+  it('gossip passes on fresh entries and tombstones, never expired (stale) live entries', () => {
+    const c = clock()
+    const d = dir(c, { expiryMs: 2_500 })
+    d.setSelf(live('me', 1))
+    d.merge(live('old', 1))
+    d.merge(live('dead', 1))
+    d.kill('dead')
+    c.advance(3_000)
+    d.merge(live('new', 1))
+    expect(d.gossipable().map((e) => e.node).sort()).toEqual(['dead', 'me', 'new'])
+    expect(d.newerThan({}).map((e) => e.node).sort()).toEqual(['dead', 'me', 'new'])
+    expect(d.all().map((e) => e.node).sort()).toEqual(['dead', 'me', 'new', 'old'])
   })
 
   it('anti-entropy: B merging A.newerThan(B.digest()) reaches A ⊔ B', () => {
@@ -327,6 +341,16 @@ describe('validEntry (entries from peers are hostile input)', () => {
     expect(validEntry({ ...ok(), addrs: many(64, (i) => `/ip4/10.0.0.${i}/tcp/1`) })).toBe(true)
     expect(validEntry({ ...ok(), addrs: [long(511)] })).toBe(true)
     expect(validEntry({ ...ok(), topics: many(10_000, (i) => `t${i}`) })).toBe(true)
+  })
+
+  it('rejects versions beyond the plausible bound (a forged far-future version would silence a relay)', () => {
+    const now = 1_800_000_000_000
+    const max = maxPlausibleVersion(now)
+    expect(max).toBeLessThan(Number.MAX_SAFE_INTEGER / 2) // room to answer, and digest ranks (2v+1) stay exact
+    expect(validEntry({ ...ok(), version: now * 1000 }, max)).toBe(true)
+    expect(validEntry({ ...ok(), version: max }, max)).toBe(true)
+    expect(validEntry({ ...ok(), version: max + 1 }, max)).toBe(false)
+    expect(validEntry({ ...ok(), version: Number.MAX_SAFE_INTEGER }, max)).toBe(false)
   })
 
   it('accepts every entry the arbitraries make, after a JSON round trip (as gossip carries them)', () => {
