@@ -114,9 +114,9 @@ export class Session implements Endpoint {
       }
       for (;;) {
         if (this.socket.writableLength + this.batcher.pending > SOCKET_HIGH_WATER) return
-        const f = q.shift()
-        if (f === undefined) break
-        this.batcher.pushRaw(f)
+        const block = q.take()
+        if (block === undefined) break
+        this.batcher.pushOwned(block)
       }
       this.backlog.delete(ref)
       this.backlogRefs.delete(q)

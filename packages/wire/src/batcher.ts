@@ -126,6 +126,12 @@ export class FrameBatcher {
     this.schedule()
   }
 
+  /** Queues encoded frames the caller gives away (no copy): they leave as one write, in order. */
+  pushOwned(bytes: Uint8Array): void {
+    this.flush()
+    this.sink(bytes)
+  }
+
   /** Hands the current batch to the sink now. */
   flush(): void {
     if (this.len === 0 || this.buf === undefined) return
