@@ -61,6 +61,8 @@ export interface ConvergenceRun {
   reappeared: number
   /** 1-minute load average when the run started. */
   load1: number
+  /** Lines the relays logged about failed link opens or dials (churn; 0 on a quiet machine). */
+  linkFailures: number
 }
 
 export interface ConvergenceResult {
@@ -175,6 +177,8 @@ async function oneRun(o: ConvergenceOptions, run: number): Promise<ConvergenceRu
     let watching = false
     let resolveDropped!: () => void
     const dropped = new Promise<void>((r) => { resolveDropped = r })
+    // Link/dial failures logged up to now, before the kill (the victim's death is not churn).
+    const linkFailures = relays.reduce((n, r) => n + r.stderr().split('\n').filter((l) => /(link to|dial) \S+ failed/.test(l)).length, 0)
     const tk = performance.now()
     relays[v]!.kill('SIGKILL')
     check = (): void => {
@@ -203,7 +207,7 @@ async function oneRun(o: ConvergenceOptions, run: number): Promise<ConvergenceRu
     o.progress(`run ${run}: relay ${o.victim} dropped from every view ${dropMs.toFixed(0)} ms after SIGKILL (per relay ${Math.min(...perRelayDropMs).toFixed(0)}-${Math.max(...perRelayDropMs).toFixed(0)} ms)${reappeared > 0 ? `; listed again ${reappeared} time(s) afterwards` : ''}`)
     return {
       convergeMs, linkedMs, lastReadyMs, afterReadyMs: convergeMs - lastReadyMs, perRelayConvergeMs: perRelay,
-      dropMs, perRelayDropMs, reappeared, load1,
+      dropMs, perRelayDropMs, reappeared, load1, linkFailures,
     }
   } finally {
     check = () => {}
@@ -249,17 +253,17 @@ function environment(): Record<string, string | number> {
 const ms = (x: number): string => (Number.isNaN(x) ? '-' : x.toFixed(0))
 
 export function markdown(r: ConvergenceResult, env: Record<string, string | number>, date: Date): string {
-  const rows = r.runs.map((x, i) => `| ${i + 1} | ${ms(x.convergeMs)} | ${ms(x.linkedMs)} | ${ms(x.lastReadyMs)} | ${ms(x.afterReadyMs)} | ${ms(x.dropMs)} | ${ms(Math.min(...x.perRelayDropMs))}–${ms(Math.max(...x.perRelayDropMs))} | ${x.reappeared} | ${x.load1.toFixed(1)} |`)
+  const rows = r.runs.map((x, i) => `| ${i + 1} | ${ms(x.convergeMs)} | ${ms(x.linkedMs)} | ${ms(x.lastReadyMs)} | ${ms(x.afterReadyMs)} | ${ms(x.dropMs)} | ${ms(Math.min(...x.perRelayDropMs))}–${ms(Math.max(...x.perRelayDropMs))} | ${x.reappeared} | ${x.linkFailures} | ${x.load1.toFixed(1)} |`)
   return [
     `# Overlay convergence — ${date.toISOString()}`,
     '',
     `${r.options.relays} relays on loopback (\`herald relay --dev\`), ${r.topology}. Views polled every ${r.options.pollMs} ms per relay`,
     `(\`$herald.status\` over a kept-open SDK connection). Times in ms; "spawn" is the moment relays 2..${r.options.relays} are started.`,
     '',
-    '| run | spawn → all views complete | spawn → all linked | spawn → last ready line | last ready → complete | SIGKILL relay ' + String(r.options.victim) + ' → dropped everywhere | per-relay drop | listed again | load (1 min) |',
-    '|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+    '| run | spawn → all views complete | spawn → all linked | spawn → last ready line | last ready → complete | SIGKILL relay ' + String(r.options.victim) + ' → dropped everywhere | per-relay drop | listed again | failed link opens/dials logged | load (1 min) |',
+    '|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
     ...rows,
-    `| **median** | **${ms(r.median.convergeMs)}** | **${ms(r.median.linkedMs)}** | ${ms(r.median.lastReadyMs)} | ${ms(r.median.afterReadyMs)} | **${ms(r.median.dropMs)}** | | | |`,
+    `| **median** | **${ms(r.median.convergeMs)}** | **${ms(r.median.linkedMs)}** | ${ms(r.median.lastReadyMs)} | ${ms(r.median.afterReadyMs)} | **${ms(r.median.dropMs)}** | | | | |`,
     '',
     r.failures.length > 0 ? `**Failures:** ${r.failures.join('; ')}` : 'No failures.',
     '',
