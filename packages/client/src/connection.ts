@@ -195,28 +195,24 @@ export class Connection {
 
   /** Sends `payload` to every member of `cluster`, on every relay. Best effort, no reply. */
   broadcast(cluster: string, payload: Payload): Promise<void> {
-    try {
-      this.ensureOpen()
-      const name = this.checkName(cluster, 'cluster')
-      const ring = this.clusterRings.get(cluster)
-      const bytes = ring === undefined ? toBytes(payload) : seal(ring, SealKind.broadcast, cluster, toBytes(payload))
-      this.checkSize(bytes, 'broadcast')
-      this.transport.sendNamed(FrameType.broadcast, name, bytes)
-      return this.backpressure()
-    } catch (err) {
-      return Promise.reject(err)
-    }
+    return this.sendToName(FrameType.broadcast, cluster, payload)
   }
 
   /** Publishes an event to every subscriber of `topic`. Resolves at once unless the socket is backed up. */
   publish(topic: string, payload: Payload): Promise<void> {
+    return this.sendToName(FrameType.publish, topic, payload)
+  }
+
+  /** BROADCAST or PUBLISH: sealed when the name has a key, written straight into the batch. */
+  private sendToName(type: typeof FrameType.broadcast | typeof FrameType.publish, target: string, payload: Payload): Promise<void> {
     try {
       this.ensureOpen()
-      const name = this.checkName(topic, 'topic')
-      const ring = this.topicRings.get(topic)
-      const bytes = ring === undefined ? toBytes(payload) : seal(ring, SealKind.event, topic, toBytes(payload))
-      this.checkSize(bytes, 'event')
-      this.transport.sendNamed(FrameType.publish, name, bytes)
+      const isTopic = type === FrameType.publish
+      const name = this.checkName(target, isTopic ? 'topic' : 'cluster')
+      const ring = (isTopic ? this.topicRings : this.clusterRings).get(target)
+      const bytes = ring === undefined ? toBytes(payload) : seal(ring, isTopic ? SealKind.event : SealKind.broadcast, target, toBytes(payload))
+      this.checkSize(bytes, isTopic ? 'event' : 'broadcast')
+      this.transport.sendNamed(type, name, bytes)
       return this.backpressure()
     } catch (err) {
       return Promise.reject(err)
