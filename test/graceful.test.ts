@@ -54,3 +54,40 @@ describe('graceful leaving', () => {
     await svc.close().catch(() => {})
   })
 })
+
+describe('losing the relay', () => {
+  it('a killed relay: the member hears handleDrop, pending calls reject, subscriptions end', async () => {
+    const relay = await startRelay()
+    let dropReason: Error | undefined
+    const dropped = new Promise<void>((resolve) => {
+      void register({
+        port: relay.port, cluster: 'doomed',
+        handler: { handleRequest: () => new Promise(() => {}), handleDrop: (r) => { dropReason = r; resolve() } },
+      })
+    })
+    const conn = await connect({ port: relay.port })
+    let connDrop: Error | undefined
+    const conn2 = await connect({ port: relay.port, onDrop: (r) => { connDrop = r } })
+    const sub = await conn2.subscribe('t')
+    const ended = (async () => { for await (const _ of sub) { /* none */ } })()
+    await new Promise<void>((resolve) => {
+      // Wait until the member is registered (a request reaches it and stays pending).
+      const poll = (): void => {
+        conn.request('$herald.status', '').then((b) => {
+          if (Buffer.from(b).toString().includes('"doomed"')) resolve()
+          else setTimeout(poll, 20)
+        }, () => setTimeout(poll, 20))
+      }
+      poll()
+    })
+    const pending = conn.request('doomed', 'x', { timeoutMs: 30_000 })
+    relay.kill('SIGKILL')
+    await expect(pending).rejects.toMatchObject({ code: 'CLOSED' })
+    await dropped
+    expect(dropReason).toMatchObject({ code: 'CLOSED' })
+    await ended
+    expect(connDrop).toMatchObject({ code: 'CLOSED' })
+    expect(await conn2.closed).toMatchObject({ code: 'CLOSED' })
+    await expect(conn.publish('t', 'x')).rejects.toMatchObject({ code: 'CLOSED' })
+  })
+})
