@@ -1,7 +1,7 @@
 import { afterAll, describe, expect, it } from 'vitest'
 import { createServer, connect as netConnect, type Server, type Socket } from 'node:net'
 import { createHash } from 'node:crypto'
-import { mkdtempSync } from 'node:fs'
+import { mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { connect, register, generateClusterKey, type Connection } from '@herald/client'
@@ -150,5 +150,19 @@ describe('what crosses the wire between relays', () => {
     await keyed.close()
     await open.close()
     proxy.server.close()
+  })
+})
+
+describe('key files', () => {
+  it('a malformed key file is refused with one clear line (exit 2); --dev warns that it is insecure', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'herald-badkey-'))
+    const f = join(dir, 'bad.key')
+    writeFileSync(f, 'herald-network-key/1\nnot-base64-of-32-bytes\n', { mode: 0o600 })
+    const r = await runCli(['relay', '--key-file', f, '--port', '0', '--no-mdns', '--listen', '/ip4/127.0.0.1/tcp/0'], { timeoutMs: 10_000 })
+    expect(r.code).toBe(2)
+    expect(r.stderr.trim().split('\n')).toHaveLength(1)
+    expect(r.stderr).toMatch(/malformed/)
+    const dev = await startRelay()
+    expect(dev.stderr()).toMatch(/WARNING: --dev .*anyone can join/)
   })
 })
