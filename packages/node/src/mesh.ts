@@ -9,6 +9,8 @@ import { TunnelStreamEndpoint } from './tunnel-stream.js'
 import { ANTI_ENTROPY_MS, DIRECTORY_FRAME_BYTES, ENTRY_EXPIRY_MS, HEARTBEAT_MS, MAX_DIRECTORY_NODES, TOMBSTONE_MS } from './constants.js'
 
 const utf8 = new TextEncoder()
+/** How long a DHT lookup that found nothing is remembered. */
+const NOT_FOUND_CACHE_MS = 5_000
 const fromUtf8 = new TextDecoder()
 
 /** Another relay as a source of requests: replies go back over its link. */
@@ -321,6 +323,12 @@ export class Mesh implements RemoteNodes {
   private publishSelf(): void {
     this.version++
     const e = this.ownEntry()
+    for (const name of Object.keys(e.clusters)) {
+      if (this.provided.has(name)) continue
+      // The DHT lets relays that do not know us yet find this cluster (kad-dht re-provides it).
+      if (this.provided.size < 10_000) this.provided.add(name)
+      this.overlay.provide(name)
+    }
     this.directory.setSelf(e)
     this.gossip([e], undefined)
   }
@@ -403,6 +411,32 @@ export class Mesh implements RemoteNodes {
   }
 
   private writableWaiters: Array<() => void> = []
+  private readonly provided = new Set<string>()
+  /** Clusters a DHT lookup found nothing for recently: not looked up again until then. */
+  private readonly notFound = new Map<string, number>()
+
+  /**
+   * The directory knows no relay with members of `cluster`: ask the DHT, dial what it names,
+   * and wait (up to timeoutMs) for their directory entries. True when some relay now serves it.
+   */
+  async lookup(cluster: string, timeoutMs: number): Promise<boolean> {
+    const now = Date.now()
+    if (this.stopped || this.links.size === 0 || (this.notFound.get(cluster) ?? 0) > now) return false
+    const deadline = now + timeoutMs
+    const providers = await this.overlay.findProviders(cluster, timeoutMs)
+    for (const p of providers) if (!this.links.has(p.id)) this.overlay.dialAddrs(p.id, p.addrs)
+    // Entries arrive by gossip once linked: look for them until the deadline (bounded, rare).
+    while (providers.length > 0 && this.clusterNodes(cluster).length === 0 && Date.now() < deadline && !this.stopped) {
+      await new Promise((r) => setTimeout(r, 25))
+      this.indexDirty = true
+    }
+    const found = this.clusterNodes(cluster).length > 0
+    if (!found) {
+      if (this.notFound.size > 10_000) this.notFound.clear()
+      this.notFound.set(cluster, Date.now() + NOT_FOUND_CACHE_MS)
+    }
+    return found
+  }
 
   whenWritable(resume: () => void): void {
     for (const l of this.links.values()) {

@@ -11,6 +11,9 @@ import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf } from '@
 import { peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
 import { KEEP_ALIVE, type PeerId, type PrivateKey, type Stream, type Connection } from '@libp2p/interface'
+import { CID } from 'multiformats/cid'
+import * as raw from 'multiformats/codecs/raw'
+import { sha256 } from 'multiformats/hashes/sha2'
 import { noisePrologue } from './network-key.js'
 import { PROTOCOL_PREFIX } from './constants.js'
 
@@ -227,6 +230,28 @@ export class Overlay {
     })
   }
 
+  /** Announces in the DHT that this relay serves `cluster` (best effort, in the background). */
+  provide(cluster: string): void {
+    clusterKey(cluster).then((cid) => this.node.contentRouting.provide(cid)).catch(() => {})
+  }
+
+  /** Relays the DHT knows to serve `cluster` (ids and addresses), within `timeoutMs`. */
+  async findProviders(cluster: string, timeoutMs: number): Promise<Array<{ id: string; addrs: string[] }>> {
+    const out = new Map<string, string[]>()
+    try {
+      const cid = await clusterKey(cluster)
+      for await (const p of this.node.contentRouting.findProviders(cid, { signal: AbortSignal.timeout(timeoutMs) })) {
+        const id = p.id.toString()
+        if (id === this.nodeId) continue
+        const addrs = new Set([...(out.get(id) ?? []), ...p.multiaddrs.map((a) => a.toString())])
+        out.set(id, [...addrs])
+      }
+    } catch {
+      // a timeout or no DHT peers: what was found so far is the answer
+    }
+    return [...out].map(([id, addrs]) => ({ id, addrs }))
+  }
+
   openLink(remote: string): Promise<Stream> {
     return this.node.dialProtocol(peerIdFromString(remote), this.linkProtocol)
   }
@@ -243,6 +268,11 @@ export class Overlay {
 }
 
 const DIAL_INTERVAL_MS = 3000
+
+/** The DHT key of a cluster: a CID of its name (the DHT is private to the network anyway). */
+async function clusterKey(cluster: string): Promise<CID> {
+  return CID.createV1(raw.code, await sha256.digest(new TextEncoder().encode(`herald-cluster:${cluster}`)))
+}
 
 /** libp2p sometimes rejects with event objects rather than Errors: describe either. */
 export function describe(err: unknown): string {

@@ -38,7 +38,13 @@ export interface RemoteNodes {
   openTunnel(node: string): Endpoint
   /** Local clusters or topics changed (the directory entry must be republished). */
   changed(): void
+  /** Looks for relays serving `cluster` beyond the directory (the DHT); true when found. */
+  lookup?(cluster: string, timeoutMs: number): Promise<boolean>
 }
+
+/** How long a request to an unknown cluster may wait for a DHT lookup, and how many may wait at once. */
+const LOOKUP_TIMEOUT_MS = 500
+const MAX_LOOKUPS = 256
 
 /** setTimeout fires after 1 ms for delays above 2^31-1 ms (about 24.8 days): timers are capped there. */
 const MAX_TIMER_MS = 0x7fffffff
@@ -134,6 +140,7 @@ export interface RouterCounters {
   dropped: number
   tunnelsOpened: number
   tunnelBytes: number
+  lookups: number
 }
 
 export interface RouterInit {
@@ -161,10 +168,11 @@ export class Router {
   /** Requests in flight per remote relay. */
   private readonly remoteInflight = new Map<string, Set<number>>()
   private tunnelRr = 0
+  private lookupsRunning = 0
   private remoteRr = 0
   readonly counters: RouterCounters = {
     requests: 0, replies: 0, failures: 0, timeouts: 0, membersLost: 0, noMembers: 0,
-    broadcasts: 0, published: 0, delivered: 0, dropped: 0, tunnelsOpened: 0, tunnelBytes: 0,
+    broadcasts: 0, published: 0, delivered: 0, dropped: 0, tunnelsOpened: 0, tunnelBytes: 0, lookups: 0,
   }
   private readonly systemRequest: RouterInit['systemRequest']
 
@@ -297,7 +305,7 @@ export class Router {
   // ---- request/reply ----------------------------------------------------------------
 
   /** A request from a local client, or (localOnly) from another relay, which only local members serve. */
-  request(origin: Endpoint, frame: { id: number; timeoutMs: number; cluster: string; payload: Uint8Array }, localOnly = false): void {
+  request(origin: Endpoint, frame: { id: number; timeoutMs: number; cluster: string; payload: Uint8Array }, localOnly = false, lookedUp = false): void {
     const st = this.state(origin)
     this.counters.requests++
     if (frame.cluster.startsWith('$') && this.systemRequest !== undefined) {
@@ -318,6 +326,21 @@ export class Router {
     const group = this.clusters.get(frame.cluster)
     const remotes = localOnly || this.remote === undefined ? [] : this.remote.clusterNodes(frame.cluster)
     if ((group === undefined || group.members.length === 0) && remotes.length === 0) {
+      if (!localOnly && !lookedUp && this.remote?.lookup !== undefined && frame.timeoutMs > LOOKUP_TIMEOUT_MS && this.lookupsRunning < MAX_LOOKUPS) {
+        // Nobody in the directory serves it: ask the DHT before answering "no members".
+        const payload = copyBytes(frame.payload)
+        const started = Date.now()
+        this.counters.lookups++
+        this.lookupsRunning++
+        const retry = (): void => {
+          this.lookupsRunning--
+          if (!this.endpoints.has(origin)) return
+          const timeoutMs = Math.max(1, frame.timeoutMs - (Date.now() - started))
+          this.request(origin, { ...frame, payload, timeoutMs }, false, true)
+        }
+        this.remote.lookup(frame.cluster, LOOKUP_TIMEOUT_MS).then(retry, retry)
+        return
+      }
       this.counters.noMembers++
       origin.send(failure(frame.id, ErrorCode.noMembers, `no members of cluster "${frame.cluster}"`))
       return
