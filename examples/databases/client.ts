@@ -7,7 +7,7 @@
  * Prints a small table, then one JSON line: {"answered":{"db-1":100,...}}
  */
 import { parseArgs } from 'node:util'
-import { connect } from '@herald/client'
+import { connect, NoMembersError } from '@herald/client'
 
 const { values } = parseArgs({
   options: { port: { type: 'string' }, requests: { type: 'string' }, concurrency: { type: 'string' } },
@@ -32,7 +32,14 @@ async function worker(): Promise<void> {
 }
 
 const started = performance.now()
-await Promise.all(Array.from({ length: concurrency }, () => worker()))
+try {
+  await Promise.all(Array.from({ length: concurrency }, () => worker()))
+} catch (err) {
+  if (!(err instanceof NoMembersError)) throw err
+  console.error('no member of "databases" is running: start some with `npx tsx examples/databases/member.ts db-1`')
+  await conn.close()
+  process.exit(1)
+}
 const ms = performance.now() - started
 await conn.close()
 

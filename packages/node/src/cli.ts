@@ -153,7 +153,8 @@ Relays of one network find each other (mDNS, --bootstrap, a private DHT) and for
   },
   keygen: {
     usage: 'herald keygen [--out F]',
-    help: `Makes a new network key: 32 random bytes. Every relay of a network needs the same key file.
+    help: `Makes a new network key: 32 random bytes, as a small text file (a header line, then the key
+in base64). Every relay of a network needs the same key file; keep it secret.
 With --out the key is written to F with mode 0600 (an existing file is never overwritten);
 otherwise it is printed on stdout.`,
     options: { out: { type: 'string', short: 'o' } },
@@ -293,7 +294,7 @@ Broadcasts are printed on stdout, one line each. Says "serving" on stderr once r
         `topics    ${s.topics.length === 0 ? '(none)' : ''}`,
         ...s.topics.map((t) => `  ${t.name}: ${t.subscribers} subscriber(s), ${t.dropped} dropped`),
         'counters',
-        ...Object.entries(s.counters).map(([k, v]) => `  ${k.padEnd(14)} ${v}`),
+        ...Object.entries(s.counters).map(([k, v]) => `  ${k.padEnd(16)} ${v}`),
       ]
       await writeOut(lines.join('\n') + '\n')
       return 0

@@ -307,7 +307,6 @@ export class Router {
   /** A request from a local client, or (localOnly) from another relay, which only local members serve. */
   request(origin: Endpoint, frame: { id: number; timeoutMs: number; cluster: string; payload: Uint8Array }, localOnly = false, lookedUp = false): void {
     const st = this.state(origin)
-    this.counters.requests++
     if (frame.cluster.startsWith('$') && this.systemRequest !== undefined) {
       const reply = this.systemRequest(frame.cluster, frame.payload)
       if (reply !== undefined) {
@@ -315,6 +314,7 @@ export class Router {
         return
       }
     }
+    if (!lookedUp) this.counters.requests++
     if (this.draining) {
       origin.send(failure(frame.id, ErrorCode.shutdown, 'the relay is shutting down'))
       return
