@@ -22,9 +22,8 @@ export class OutQueue {
     this.limit = limit
   }
 
-  /** Frames queued (0 or not: the exact count is not kept). */
-  get length(): number {
-    return this.bytes
+  get empty(): boolean {
+    return this.bytes === 0
   }
 
   /** Queues a copy of `frame`; false (and counted) when it does not fit. */

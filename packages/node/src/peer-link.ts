@@ -45,7 +45,7 @@ export class PeerLink {
     this.stream.addEventListener('drain', () => this.onDrain())
   }
 
-  /** Starts delivering frames (received frames are buffered by the stream until then). */
+  /** Where frames go: set right after construction (frames that arrive before are not kept). */
   setEvents(events: PeerLinkEvents): void {
     this.events = events
   }

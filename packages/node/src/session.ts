@@ -89,7 +89,7 @@ export class Session implements Endpoint {
 
   sendDroppable(queue: OutQueue, frame: Uint8Array, topic: string | undefined): boolean {
     if (this.isClosed) return false
-    if (queue.length === 0 && this.socket.writableLength + this.batcher.pending <= SOCKET_HIGH_WATER) {
+    if (queue.empty && this.socket.writableLength + this.batcher.pending <= SOCKET_HIGH_WATER) {
       this.batcher.pushRaw(frame)
       return true
     }
