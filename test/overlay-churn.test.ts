@@ -7,17 +7,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { connect, register, MemberLostError, TimeoutError, type Connection, type Service } from '@herald/client'
 import { killAll, startRelay, type RelayProc } from './harness.js'
 import { deferred, text } from './patterns-helpers.js'
-import { crashSigns, fullMesh, holds, poll, seesCluster, seesExactly, watch, within, type Watcher } from './overlay-helpers.js'
+import { crashSigns, holds, poll, seesCluster, seesExactly, threeRelays, watch, within, type Watcher } from './overlay-helpers.js'
 
 let r1: RelayProc, r2: RelayProc, r3: RelayProc, r4: RelayProc
 let w1: Watcher, w2: Watcher, w3: Watcher, w4: Watcher
 let c1: Connection
 
 beforeAll(async () => {
-  r1 = await startRelay()
-  ;[r2, r3] = await Promise.all([startRelay(['--bootstrap', r1.addrs[0]!]), startRelay(['--bootstrap', r1.addrs[0]!])])
-  ;[w1, w2, w3] = await Promise.all([watch(r1), watch(r2), watch(r3)])
-  await fullMesh([w1, w2, w3])
+  ;({ relays: [r1, r2, r3], watchers: [w1, w2, w3] } = await threeRelays())
   c1 = await connect({ port: r1.port })
 })
 afterAll(killAll)

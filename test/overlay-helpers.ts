@@ -1,6 +1,6 @@
 /** Helpers shared by the overlay tests (several relays joined into one network). */
 import { connect, type Connection } from '@herald/client'
-import { spawnCli, until, type RelayProc } from './harness.js'
+import { spawnCli, startRelay, until, type RelayProc } from './harness.js'
 
 /** One relay's view of another, as `$herald.status` reports it in `peers`. */
 export interface PeerViewLite {
@@ -149,4 +149,13 @@ export async function holds(pred: () => Promise<boolean>, ms: number, what: stri
     if (Date.now() >= end) return
     await new Promise((r) => setTimeout(r, 25))
   }
+}
+
+/** Relay 1, then relays 2 and 3 bootstrapped to it, watched, and fully linked. */
+export async function threeRelays(): Promise<{ relays: [RelayProc, RelayProc, RelayProc]; watchers: [Watcher, Watcher, Watcher] }> {
+  const r1 = await startRelay()
+  const [r2, r3] = await Promise.all([startRelay(['--bootstrap', r1.addrs[0]!]), startRelay(['--bootstrap', r1.addrs[0]!])])
+  const watchers = await Promise.all([watch(r1), watch(r2), watch(r3)]) as [Watcher, Watcher, Watcher]
+  await fullMesh(watchers)
+  return { relays: [r1, r2, r3], watchers }
 }

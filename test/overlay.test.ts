@@ -8,23 +8,20 @@
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { connect, register, NoMembersError, type Connection, type Service, type Tunnel } from '@herald/client'
-import { ROOT, killAll, rssOf, runCli, spawnNode, startRelay, type RelayProc } from './harness.js'
-import { counter, deferred, prng, randomBytesFrom, seqOf, seqPayload, text } from './patterns-helpers.js'
-import { fullMesh, seesCluster, seesTopic, watch, within, type Watcher } from './overlay-helpers.js'
+import { ROOT, killAll, rssOf, runCli, spawnNode, type RelayProc } from './harness.js'
+import { counter, deferred, echoSeeded, seqOf, seqPayload, text } from './patterns-helpers.js'
+import { seesCluster, seesTopic, threeRelays, within, type Watcher } from './overlay-helpers.js'
 
 const SLOW_MEMBER = join(ROOT, 'test/fixtures/slow-tunnel-member.ts')
 const KiB = 1024
 const MiB = 1024 * KiB
 
 let r1: RelayProc, r2: RelayProc, r3: RelayProc
-let w1: Watcher, w2: Watcher, w3: Watcher
+let w1: Watcher
 let c1: Connection
 
 beforeAll(async () => {
-  r1 = await startRelay()
-  ;[r2, r3] = await Promise.all([startRelay(['--bootstrap', r1.addrs[0]!]), startRelay(['--bootstrap', r1.addrs[0]!])])
-  ;[w1, w2, w3] = await Promise.all([watch(r1), watch(r2), watch(r3)])
-  await fullMesh([w1, w2, w3])
+  ;({ relays: [r1, r2, r3], watchers: [w1] } = await threeRelays())
   c1 = await connect({ port: r1.port })
 })
 afterAll(killAll)
@@ -187,27 +184,7 @@ describe('overlay: three relays', () => {
       const n = 5000
       const seed = 0x0e7a
       const sizeOf = (i: number, next: () => number): number => (i % 97 === 0 ? 0 : i % 89 === 0 ? 16 * KiB : next() % (16 * KiB + 1))
-      const messages = function* (): Generator<Uint8Array> {
-        const next = prng(seed)
-        for (let i = 0; i < n; i++) yield randomBytesFrom(next, sizeOf(i, next))
-      }
-      const writer = (async () => {
-        for (const m of messages()) await tun.send(m, { timeoutMs: 10_000 })
-      })()
-      const reader = (async () => {
-        let i = 0
-        let bytes = 0
-        for (const expected of messages()) {
-          const got = await tun.receive({ timeoutMs: 10_000 })
-          if (got.length !== expected.length || !Buffer.from(got).equals(Buffer.from(expected))) {
-            throw new Error(`message ${i}: got ${got.length} bytes, expected ${expected.length} (or different content)`)
-          }
-          bytes += got.length
-          i++
-        }
-        return { i, bytes }
-      })()
-      const [, r] = await Promise.all([writer, reader])
+      const r = await echoSeeded(tun, { n, seed, sizeOf, sendTimeoutMs: 10_000 })
       expect(r.i).toBe(n)
       expect(r.bytes).toBeGreaterThan(n * 7 * KiB) // ~40 MiB each way
       await tun.close()

@@ -1,5 +1,5 @@
 /** Small helpers shared by the pattern tests (requests, pubsub, tunnels). */
-import type { Connection } from '@herald/client'
+import type { Connection, Tunnel } from '@herald/client'
 
 /** A promise with its resolve/reject exposed. */
 export interface Deferred<T> {
@@ -74,3 +74,38 @@ export function seqOf(b: Uint8Array): number {
 }
 
 export const text = (b: Uint8Array): string => Buffer.from(b).toString('utf8')
+
+/**
+ * Sends `n` seeded random messages (sizes from `sizeOf`) through `tun` to an echo member while
+ * reading the echoes back, concurrently; throws at the first echo that is not byte-identical.
+ * Returns how many messages and bytes came back.
+ */
+export async function echoSeeded(
+  tun: Tunnel,
+  opts: { n: number; seed: number; sizeOf: (i: number, next: () => number) => number; sendTimeoutMs?: number },
+): Promise<{ i: number; bytes: number }> {
+  const { n, seed, sizeOf } = opts
+  const messages = function* (): Generator<Uint8Array> {
+    const next = prng(seed)
+    for (let i = 0; i < n; i++) yield randomBytesFrom(next, sizeOf(i, next))
+  }
+  const sendOptions = opts.sendTimeoutMs === undefined ? {} : { timeoutMs: opts.sendTimeoutMs }
+  const writer = (async () => {
+    for (const m of messages()) await tun.send(m, sendOptions)
+  })()
+  const reader = (async () => {
+    let i = 0
+    let bytes = 0
+    for (const expected of messages()) {
+      const got = await tun.receive({ timeoutMs: 10_000 })
+      if (got.length !== expected.length || !Buffer.from(got).equals(Buffer.from(expected))) {
+        throw new Error(`message ${i}: got ${got.length} bytes, expected ${expected.length} (or different content)`)
+      }
+      bytes += got.length
+      i++
+    }
+    return { i, bytes }
+  })()
+  const [, r] = await Promise.all([writer, reader])
+  return r
+}

@@ -9,7 +9,7 @@ import {
   connect, register, ClosedError, MemberLostError, NoMembersError, type Service, type Tunnel,
 } from '@herald/client'
 import { ROOT, killAll, rssOf, spawnNode, startRelay, type RelayProc } from './harness.js'
-import { deferred, prng, randomBytesFrom, text } from './patterns-helpers.js'
+import { deferred, echoSeeded, text } from './patterns-helpers.js'
 
 const SLOW_MEMBER = join(ROOT, 'test/fixtures/slow-tunnel-member.ts')
 const KiB = 1024
@@ -155,27 +155,7 @@ describe('tunnel', () => {
       const seed = 0x5eed
       // Sizes: uniform over 0..64 KiB, plus the edges (0 and exactly 64 KiB) every so often.
       const sizeOf = (i: number, next: () => number): number => (i % 97 === 0 ? 0 : i % 89 === 0 ? 64 * KiB : next() % (64 * KiB + 1))
-      const messages = function* (): Generator<Uint8Array> {
-        const next = prng(seed)
-        for (let i = 0; i < n; i++) yield randomBytesFrom(next, sizeOf(i, next))
-      }
-      const writer = (async () => {
-        for (const m of messages()) await tun.send(m)
-      })()
-      const reader = (async () => {
-        let i = 0
-        let bytes = 0
-        for (const expected of messages()) {
-          const got = await tun.receive({ timeoutMs: 10_000 })
-          if (got.length !== expected.length || !Buffer.from(got).equals(Buffer.from(expected))) {
-            throw new Error(`message ${i}: got ${got.length} bytes, expected ${expected.length} (or different content)`)
-          }
-          bytes += got.length
-          i++
-        }
-        return { i, bytes }
-      })()
-      const [, r] = await Promise.all([writer, reader])
+      const r = await echoSeeded(tun, { n, seed, sizeOf })
       expect(r.i).toBe(n)
       expect(r.bytes).toBeGreaterThan(n * 16 * KiB) // it really moved ~160 MiB each way
       await tun.close()
