@@ -110,7 +110,7 @@ describe('publish/subscribe', () => {
       await Promise.all([handlerGot.done, iterDone])
       expect(handled).toEqual(['one', '', 'three'])
       expect(iterated).toEqual(['one', '', 'three'])
-      expect(isub.closed).toBe(true)
+      expect(isub.isClosed).toBe(true)
 
       // After unsubscribe the handler subscription gets nothing more. A third subscription,
       // subscribed all along on the same connection as the unsubscribed one, shows when the
@@ -119,7 +119,7 @@ describe('publish/subscribe', () => {
       const witnessGot = counter(2)
       const wsub = await sub1.subscribe('ps-basic', { handleEvent: (ev) => { witness.push(text(ev)); witnessGot.hit() } })
       await hsub.unsubscribe()
-      expect(hsub.closed).toBe(true)
+      expect(hsub.isClosed).toBe(true)
       await pub.publish('ps-basic', 'after-1')
       await pub.publish('ps-basic', 'after-2')
       await witnessGot.done

@@ -1,4 +1,4 @@
-import { copyBytes, ErrorCode, FrameType, Role, WireError, nameBytes, type Frame, type MemberLimits } from '@herald/wire'
+import { copyBytes, ErrorCode, FrameType, MAX_OPENER_ID, Role, WireError, nameBytes, type Frame, type MemberLimits, type WelcomeFrame } from '@herald/wire'
 import {
   ClosedError, HeraldError, MessageTooLargeError, TimeoutError, errorFromWire,
 } from './errors.js'
@@ -8,7 +8,7 @@ import {
 } from './constants.js'
 import { Subscription, type SubscriptionHandler, type SubscriptionLimits } from './subscription.js'
 import { Tunnel } from './tunnel.js'
-import { Transport } from './transport.js'
+import { Transport, type RelaySocket } from './transport.js'
 import { RESOLVED, abortError, checkTimeout, toBytes, withDeadline, type Payload, type WaitOptions } from './util.js'
 import { SealKind, keyRing, open, seal, type ClusterKeys, type KeyRing } from './keys.js'
 import type { TunnelCrypto } from './tunnel.js'
@@ -20,6 +20,8 @@ export interface ConnectOptions {
   port?: number
   /** Connect to the relay's Unix socket instead of TCP. */
   socketPath?: string
+  /** An already connected socket instead of TCP: e.g. `relay.connectInProcess()` of a relay in this process. */
+  socket?: RelaySocket
   /** How long to wait for the relay's handshake (default 5000 ms). */
   timeoutMs?: number
   /** Called once if the relay connection is lost (not after close()). */
@@ -57,6 +59,8 @@ interface PendingRequest {
 interface PendingAck {
   resolve: () => void
   reject: (e: unknown) => void
+  /** Runs as the ACK is read, before any frame after it. */
+  onAck: (() => void) | undefined
 }
 
 interface PendingTunnel {
@@ -68,6 +72,7 @@ interface PendingTunnel {
 /** A connection to the local relay. Create it with `connect()`. */
 export class Connection {
   private readonly transport: Transport
+  private welcome: WelcomeFrame | undefined
   private readonly requests = new Map<number, PendingRequest>()
   private readonly acks = new Map<number, PendingAck>()
   private readonly topics = new Map<string, Subscription[]>()
@@ -77,7 +82,7 @@ export class Connection {
   private nextSeq = 1
   private isClosed = false
   private closing = false
-  private member: MemberHooks | undefined
+  private readonly member: MemberHooks | undefined
   private readonly onDrop: ((reason: HeraldError) => void) | undefined
   private readonly clusterRings: Map<string, KeyRing>
   private readonly topicRings: Map<string, KeyRing>
@@ -85,14 +90,22 @@ export class Connection {
   readonly closed: Promise<HeraldError | undefined>
   private resolveClosed!: (e: HeraldError | undefined) => void
 
-  /** Internal: use connect(). */
-  constructor(transport: Transport, options: ConnectOptions = {}) {
-    this.transport = transport
-    this.onDrop = options.onDrop
+  /** Internal: use connect() or register(); then await handshake(). */
+  constructor(options: ConnectOptions, role: Role, member?: MemberHooks) {
+    // Keys are parsed first: a bad key is an error with no connection to clean up.
     this.clusterRings = rings(options.clusterKeys)
     this.topicRings = rings(options.topicKeys)
+    this.onDrop = options.onDrop
+    this.member = member
     this.closed = new Promise((r) => { this.resolveClosed = r })
-    transport.setEvents({
+    this.transport = new Transport({
+      host: options.host ?? DEFAULT_HOST,
+      port: options.port ?? DEFAULT_PORT,
+      ...(options.socketPath !== undefined ? { socketPath: options.socketPath } : {}),
+      ...(options.socket !== undefined ? { socket: options.socket } : {}),
+      role,
+      connectTimeoutMs: options.timeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
+    }, {
       onFrame: (f) => this.onFrame(f),
       onEvent: (topic, payload) => {
         const list = this.topics.get(topic)
@@ -103,19 +116,24 @@ export class Connection {
     })
   }
 
+  /** Internal: resolves once the relay welcomed this connection; rejects when it could not connect. */
+  async handshake(): Promise<void> {
+    this.welcome = await this.transport.ready
+  }
+
+  private get welcomed(): WelcomeFrame {
+    if (this.welcome === undefined) throw new ClosedError('the connection is not open yet')
+    return this.welcome
+  }
+
   /** The relay's node id (its overlay peer id). */
   get nodeId(): string {
-    return this.transport.welcome.nodeId
+    return this.welcomed.nodeId
   }
 
   /** The largest payload the relay accepts. */
   get maxMessageBytes(): number {
-    return this.transport.welcome.maxMessageBytes
-  }
-
-  /** Internal: make this connection a member's. */
-  setMember(hooks: MemberHooks): void {
-    this.member = hooks
+    return this.welcomed.maxMessageBytes
   }
 
   private ensureOpen(): void {
@@ -142,7 +160,7 @@ export class Connection {
   private allocId(inUse: Map<number, unknown>): number {
     for (;;) {
       const id = this.nextId
-      this.nextId = this.nextId >= 0x7fffffff ? 1 : this.nextId + 1
+      this.nextId = this.nextId >= MAX_OPENER_ID ? 1 : this.nextId + 1
       if (!inUse.has(id)) return id
     }
   }
@@ -268,6 +286,18 @@ export class Connection {
     await this.ack({ type: FrameType.unsubscribe, seq: 0, topic: sub.topic }, { timeoutMs: DEFAULT_CONNECT_TIMEOUT_MS })
   }
 
+  /** Internal: a subscription's drain(): events keep arriving until the relay confirms (its ACK follows them). */
+  async drainTopic(sub: Subscription): Promise<void> {
+    if (this.isClosed || this.closing) return
+    // Events up to the ACK are the subscription's; none after it.
+    const remove = (): void => { this.removeSub(sub) }
+    try {
+      await this.ack({ type: FrameType.unsubscribe, seq: 0, topic: sub.topic }, { timeoutMs: DEFAULT_CONNECT_TIMEOUT_MS }, remove)
+    } finally {
+      remove()
+    }
+  }
+
   /** Opens a tunnel to one member of `cluster`. */
   tunnel(cluster: string, options: TunnelOptions = {}): Promise<Tunnel> {
     try {
@@ -292,12 +322,12 @@ export class Connection {
   }
 
   /** Internal: register/unregister/subscribe/unsubscribe wait for the relay's ACK. */
-  ack(frame: Frame & { seq: number }, options: WaitOptions = {}): Promise<void> {
+  ack(frame: Frame & { seq: number }, options: WaitOptions = {}, onAck?: () => void): Promise<void> {
     this.ensureOpen()
     const seq = this.nextSeq
     this.nextSeq = this.nextSeq >= 0xffffffff ? 1 : this.nextSeq + 1
     frame.seq = seq
-    const p = new Promise<void>((resolve, reject) => this.acks.set(seq, { resolve, reject }))
+    const p = new Promise<void>((resolve, reject) => this.acks.set(seq, { resolve, reject, onAck }))
     this.transport.send(frame)
     return withDeadline(p, { timeoutMs: options.timeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS, ...(options.signal ? { signal: options.signal } : {}) }, 'relay acknowledgement', () => this.acks.delete(seq))
   }
@@ -382,6 +412,7 @@ export class Connection {
         const a = this.acks.get(f.seq)
         if (a === undefined) return
         this.acks.delete(f.seq)
+        a.onAck?.()
         if (f.code === ErrorCode.ok) a.resolve()
         else a.reject(errorFromWire(f.code, f.message))
         return
@@ -453,19 +484,7 @@ export class Connection {
 
 /** Connects to the local relay. */
 export async function connect(options: ConnectOptions = {}): Promise<Connection> {
-  // Parse keys before connecting, so a bad key is an error without a connection to clean up.
-  rings(options.clusterKeys)
-  rings(options.topicKeys)
-  return new Connection(await openTransport(options, Role.client), options)
-}
-
-/** Internal: the handshake shared by connect() and register(). */
-export function openTransport(options: ConnectOptions, role: Role): Promise<Transport> {
-  return Transport.open({
-    host: options.host ?? DEFAULT_HOST,
-    port: options.port ?? DEFAULT_PORT,
-    ...(options.socketPath !== undefined ? { socketPath: options.socketPath } : {}),
-    role,
-    connectTimeoutMs: options.timeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
-  })
+  const conn = new Connection(options, Role.client)
+  await conn.handshake()
+  return conn
 }
