@@ -1,11 +1,16 @@
 /**
+ * directory/ — which relay serves what: the replicated directory (this file, a pure CRDT),
+ * its gossip (gossip.ts) and the index the router reads (remote-index.ts).
+ * May import: peers/, overlay/, clock, constants, @herald/wire. Never routing/ or clients/.
+ *
  * The directory: every relay's view of which relays host members of which cluster and
  * subscribers of which topic. Each relay is the single writer of its own entry; entries
  * spread by gossip. The state is a join-semilattice (a state-based CRDT): per node, the
  * entry with the higher version wins, and at equal versions a tombstone wins. So merge is
  * commutative, associative and idempotent, and every view converges once gossip stops.
- * No I/O here: the mesh moves entries, this file only keeps and merges them.
+ * No I/O here: gossip.ts moves entries, this file only keeps and merges them.
  */
+import { MAX_ENTRY_ADDR_CHARS, MAX_ENTRY_ADDRS, MAX_ENTRY_ITEMS, MAX_NAME_BYTES, MAX_VERSION_AHEAD_MS } from '@herald/wire'
 
 export interface ClusterLoad {
   members: number
@@ -44,10 +49,6 @@ export function mergeStates(a: DirectoryState, b: DirectoryState): Map<string, D
   return out
 }
 
-const MAX_NAME = 255
-const MAX_ITEMS = 10_000
-const MAX_ADDRS = 64
-
 /** A libp2p peer id as text (base58btc or base32 CID): letters and digits only. */
 const NODE_ID = /^[A-Za-z0-9]{1,128}$/
 
@@ -57,7 +58,7 @@ const NODE_ID = /^[A-Za-z0-9]{1,128}$/
  * have to be even larger, and past 2^53 no answer is possible).
  */
 export function maxPlausibleVersion(now: number): number {
-  return (now + 24 * 3600_000) * 1000
+  return (now + MAX_VERSION_AHEAD_MS) * 1000
 }
 
 /** Checks an entry received from a peer: a bad one is rejected, never merged. */
@@ -67,14 +68,14 @@ export function validEntry(x: unknown, maxVersion = Number.MAX_SAFE_INTEGER): x 
   if (typeof e['node'] !== 'string' || !NODE_ID.test(e['node'])) return false
   if (typeof e['version'] !== 'number' || !Number.isSafeInteger(e['version']) || e['version'] < 0 || e['version'] > maxVersion) return false
   if (e['dead'] !== undefined && e['dead'] !== true) return false
-  if (!Array.isArray(e['addrs']) || e['addrs'].length > MAX_ADDRS || !e['addrs'].every((a) => typeof a === 'string' && a.length < 512)) return false
-  if (!Array.isArray(e['topics']) || e['topics'].length > MAX_ITEMS || !e['topics'].every((t) => typeof t === 'string' && t.length > 0 && t.length <= MAX_NAME)) return false
+  if (!Array.isArray(e['addrs']) || e['addrs'].length > MAX_ENTRY_ADDRS || !e['addrs'].every((a) => typeof a === 'string' && a.length < MAX_ENTRY_ADDR_CHARS)) return false
+  if (!Array.isArray(e['topics']) || e['topics'].length > MAX_ENTRY_ITEMS || !e['topics'].every((t) => typeof t === 'string' && t.length > 0 && t.length <= MAX_NAME_BYTES)) return false
   const c = e['clusters']
   if (typeof c !== 'object' || c === null || Array.isArray(c)) return false
   const names = Object.keys(c)
-  if (names.length > MAX_ITEMS) return false
+  if (names.length > MAX_ENTRY_ITEMS) return false
   for (const n of names) {
-    if (n.length === 0 || n.length > MAX_NAME) return false
+    if (n.length === 0 || n.length > MAX_NAME_BYTES) return false
     const v = (c as Record<string, unknown>)[n] as Record<string, unknown> | null
     if (typeof v !== 'object' || v === null) return false
     if (!Number.isSafeInteger(v['members']) || (v['members'] as number) < 0) return false
@@ -100,6 +101,8 @@ export class Directory {
   readonly self: string
   private readonly init: DirectoryInit
   private readonly now: () => number
+  /** Changes with every change of the view (readers cache what they derive from it). */
+  generation = 0
 
   constructor(init: DirectoryInit) {
     this.init = init
@@ -118,6 +121,7 @@ export class Directory {
     if (e.node === this.self && mine !== undefined) return false // only we write our own entry
     this.entries.set(e.node, e)
     this.seenAt.set(e.node, this.now())
+    this.generation++
     return true
   }
 
@@ -125,6 +129,7 @@ export class Directory {
   setSelf(e: DirectoryEntry): void {
     this.entries.set(e.node, e)
     this.seenAt.set(e.node, this.now())
+    this.generation++
   }
 
   /** Marks a node dead at its current version; returns the tombstone, if it changed anything. */
@@ -134,6 +139,7 @@ export class Directory {
     const t: DirectoryEntry = { node, version: e.version, dead: true, addrs: [], clusters: {}, topics: [] }
     this.entries.set(node, t)
     this.seenAt.set(node, this.now())
+    this.generation++
     return t
   }
 
@@ -199,6 +205,8 @@ export class Directory {
    * after tombstoneMs more.
    */
   sweep(): void {
+    // Entries also expire with time alone: a sweep is when readers take another look.
+    this.generation++
     const now = this.now()
     for (const [node, e] of this.entries) {
       if (node === this.self || now - (this.seenAt.get(node) ?? 0) <= this.init.tombstoneMs) continue

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import fc from 'fast-check'
-import { OutQueue } from '../src/outqueue.js'
+import { OutQueue } from '../src/clients/out-queue.js'
 
 function drain(q: OutQueue): Uint8Array {
   const parts: Uint8Array[] = []

@@ -1,29 +1,32 @@
-import { createServer, type Server, type Socket } from 'node:net'
+import { createServer, type Server } from 'node:net'
 import { chmodSync, existsSync, unlinkSync } from 'node:fs'
 import { ErrorCode } from '@herald/wire'
-import type { Router } from './router.js'
+import type { Clock, Timer } from '../clock.js'
+import type { RelayLimits } from '../constants.js'
+import type { Router } from '../routing/router.js'
 import { Session } from './session.js'
-import { HANDSHAKE_TIMEOUT_MS, HOUSEKEEPING_INTERVAL_MS, MAX_PARTIAL_FRAME_BYTES } from './constants.js'
+import type { ClientSocket } from './socket.js'
 
 export interface ClientServerInit {
   router: Router
   nodeId: string
-  host: string
-  port: number
+  /** Loopback TCP; undefined: no TCP listener (in-process clients and the Unix socket only). */
+  tcp: { host: string; port: number } | undefined
   socketPath?: string
   maxMessageBytes: number
   maxFrameBytes: number
-  stallTimeoutMs: number
+  clock: Clock
+  limits: RelayLimits
   log: (msg: string) => void
 }
 
-/** Accepts local clients (loopback TCP and/or a Unix socket) and owns their sessions. */
+/** Accepts local clients (loopback TCP, a Unix socket, in-process connections) and owns their sessions. */
 export class ClientServer {
   private readonly init: ClientServerInit
   private readonly servers: Server[] = []
   readonly sessions = new Set<Session>()
   private nextId = 1
-  private timer: ReturnType<typeof setInterval> | undefined
+  private timer: Timer | undefined
   port = 0
   accepted = 0
   protocolErrors = 0
@@ -33,11 +36,14 @@ export class ClientServer {
   }
 
   async start(): Promise<void> {
-    const tcp = createServer((s) => this.accept(s))
-    await listen(tcp, () => tcp.listen({ host: this.init.host, port: this.init.port }))
-    const addr = tcp.address()
-    this.port = typeof addr === 'object' && addr !== null ? addr.port : this.init.port
-    this.servers.push(tcp)
+    const tcpInit = this.init.tcp
+    if (tcpInit !== undefined) {
+      const tcp = createServer((s) => this.accept(s))
+      await listen(tcp, () => tcp.listen({ host: tcpInit.host, port: tcpInit.port }))
+      const addr = tcp.address()
+      this.port = typeof addr === 'object' && addr !== null ? addr.port : tcpInit.port
+      this.servers.push(tcp)
+    }
     if (this.init.socketPath !== undefined) {
       const path = this.init.socketPath
       if (existsSync(path)) unlinkSync(path)
@@ -52,12 +58,14 @@ export class ClientServer {
       chmodSync(path, 0o600)
       this.servers.push(unix)
     }
-    this.timer = setInterval(() => this.housekeeping(), HOUSEKEEPING_INTERVAL_MS)
-    this.timer.unref()
+    this.timer = this.init.clock.setInterval(() => this.housekeeping(), this.init.limits.housekeepingIntervalMs)
+    this.timer.unref?.()
   }
 
-  private accept(socket: Socket): void {
+  /** Serves one client connection (node:net sockets, or an in-process MemorySocket). */
+  accept(socket: ClientSocket & { setNoDelay?(noDelay: boolean): unknown }): void {
     this.accepted++
+    socket.setNoDelay?.(true)
     const session = new Session({
       id: this.nextId++,
       socket,
@@ -65,6 +73,8 @@ export class ClientServer {
       nodeId: this.init.nodeId,
       maxMessageBytes: this.init.maxMessageBytes,
       maxFrameBytes: this.init.maxFrameBytes,
+      clock: this.init.clock,
+      limits: this.init.limits,
       onClose: (s) => this.sessions.delete(s),
       log: (m) => { this.protocolErrors++; this.init.log(m) },
     })
@@ -72,14 +82,15 @@ export class ClientServer {
   }
 
   private housekeeping(): void {
-    const now = Date.now()
+    const { clock, limits } = this.init
+    const now = clock.now()
     let partial = 0
     for (const s of this.sessions) {
-      s.check(now, this.init.stallTimeoutMs, HANDSHAKE_TIMEOUT_MS)
+      s.check(now, limits.stallTimeoutMs, limits.handshakeTimeoutMs)
       partial += s.partialBytes
     }
     // Many clients each holding a large half frame add up: past the budget, cut the largest.
-    while (partial > MAX_PARTIAL_FRAME_BYTES) {
+    while (partial > limits.maxPartialFrameBytes) {
       let worst: Session | undefined
       for (const s of this.sessions) if (!s.closed && (worst === undefined || s.partialBytes > worst.partialBytes)) worst = s
       if (worst === undefined || worst.partialBytes === 0) break
@@ -90,7 +101,7 @@ export class ClientServer {
 
   /** Stops accepting; tells every client goodbye and closes its connection. */
   async stop(reason: string): Promise<void> {
-    if (this.timer !== undefined) clearInterval(this.timer)
+    this.init.clock.clearInterval(this.timer)
     const closing = this.servers.map((s) => new Promise<void>((r) => s.close(() => r())))
     for (const s of [...this.sessions]) s.goodbye(ErrorCode.shutdown, reason)
     await Promise.race([Promise.all(closing), new Promise((r) => setTimeout(r, 1500))])
