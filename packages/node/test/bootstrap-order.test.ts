@@ -23,9 +23,9 @@ describe('bootstrap start order', () => {
     a.kill('SIGKILL')
     await a.exited
 
-    // B starts first and cannot reach A.
+    // B starts first and cannot reach A (its first dial fails, and says so).
     const b = await startRelay(['--bootstrap', addr])
-    await new Promise((r) => setTimeout(r, 1500))
+    await b.waitFor(new RegExp(`dial ${a.peerId} failed`))
 
     // A comes back with the same identity on the same address.
     a = await startRelay(['--data-dir', dir, '--listen', `/ip4/127.0.0.1/tcp/${port}`])
