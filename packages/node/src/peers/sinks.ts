@@ -4,7 +4,6 @@
  */
 import type { ErrorCode, Frame, TunnelOpenFrame } from '@herald/wire'
 import type { PeerLink } from './peer-link.js'
-import type { TunnelStream } from './tunnel-stream.js'
 
 /** Data from other relays, for the router. */
 export interface PeerFrameSink {
@@ -27,15 +26,21 @@ export interface GossipSink {
   peerLost(peer: string): void
 }
 
-/** The tunnel frames of tunnel streams, for the router (a tunnel stream is one more endpoint). */
+/** A tunnel stream as its sink sees it: one more endpoint of the router. */
+export interface TunnelEnd {
+  readonly kind: 'tunnel-stream'
+  send(frame: Frame): void
+}
+
+/** The tunnel frames of tunnel streams, for the router. */
 export interface TunnelSink {
-  attach(stream: TunnelStream): void
-  detach(stream: TunnelStream, why: string): void
-  openTunnel(stream: TunnelStream, frame: TunnelOpenFrame): void
-  tunnelAccept(stream: TunnelStream, id: number, allowance: number): void
-  tunnelData(stream: TunnelStream, id: number, payload: Uint8Array): void
-  tunnelAllowance(stream: TunnelStream, id: number, bytes: number): void
-  tunnelClose(stream: TunnelStream, id: number, code: ErrorCode, reason: string): void
+  attach(stream: TunnelEnd): void
+  detach(stream: TunnelEnd, why: string): void
+  openTunnel(stream: TunnelEnd, frame: TunnelOpenFrame): void
+  tunnelAccept(stream: TunnelEnd, id: number, allowance: number): void
+  tunnelData(stream: TunnelEnd, id: number, payload: Uint8Array): void
+  tunnelAllowance(stream: TunnelEnd, id: number, bytes: number): void
+  tunnelClose(stream: TunnelEnd, id: number, code: ErrorCode, reason: string): void
 }
 
 export interface LinkSinks {
