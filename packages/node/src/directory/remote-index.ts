@@ -39,6 +39,9 @@ export interface RemoteIndexInit {
 
 type ClusterNodes = Array<{ node: string; members: number }>
 
+/** The answer for a name no relay serves (the router asks on every publish: no allocation). */
+const NONE: readonly never[] = Object.freeze([])
+
 /**
  * RemoteNodes over the directory and the peer links: which linked relays serve a cluster or
  * a topic (an index rebuilt only when the directory or the set of links changed, since the
@@ -67,12 +70,12 @@ export class RemoteIndex implements RemoteNodes {
 
   clusterNodes(cluster: string): ReadonlyArray<{ node: string; members: number }> {
     this.reindex()
-    return this.clusterIndex.get(cluster) ?? []
+    return this.clusterIndex.get(cluster) ?? NONE
   }
 
   topicNodes(topic: string): readonly string[] {
     this.reindex()
-    return this.topicIndex.get(topic) ?? []
+    return this.topicIndex.get(topic) ?? NONE
   }
 
   send(node: string, frame: Frame): boolean {

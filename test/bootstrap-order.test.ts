@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { connect } from '@herald/client'
-import { killAll, startRelay, until } from '../../../test/harness.js'
+import { killAll, startRelay, until } from './harness.js'
 
 const dir = mkdtempSync(join(tmpdir(), 'herald-boot-order-'))
 
