@@ -34,10 +34,15 @@ abstract class Recorder {
 
   /** Removes and returns the frames of `type` received so far. */
   take<T extends Frame['type']>(type: T): Array<Extract<Frame, { type: T }>> {
-    const out = this.frames.filter((f) => f.type === type) as Array<Extract<Frame, { type: T }>>
-    for (const f of out) this.frames.splice(this.frames.indexOf(f), 1)
-    return out
+    return takeFrames(this.frames, type)
   }
+}
+
+/** Removes the frames of `type` from `frames` and returns them, in order. */
+export function takeFrames<T extends Frame['type']>(frames: Frame[], type: T): Array<Extract<Frame, { type: T }>> {
+  const out = frames.filter((f) => f.type === type) as Array<Extract<Frame, { type: T }>>
+  for (const f of out) frames.splice(frames.indexOf(f), 1)
+  return out
 }
 
 export class TestClient extends Recorder implements ClientEndpoint {

@@ -1,6 +1,7 @@
 /** A client speaking raw frames to a relay over an in-process socket (no SDK): for protocol-level tests. */
 import { FrameDecoder, FrameType, PROTOCOL_VERSION, Role, encodeFrame, nextFrame, type Frame } from '@herald/wire'
 import type { MemorySocket, Relay } from '../../src/index.js'
+import { takeFrames } from './endpoints.js'
 
 export class RawClient {
   readonly frames: Frame[] = []
@@ -31,8 +32,6 @@ export class RawClient {
 
   /** Removes and returns the frames of `type` received so far. */
   take<T extends Frame['type']>(type: T): Array<Extract<Frame, { type: T }>> {
-    const out = this.frames.filter((f) => f.type === type) as Array<Extract<Frame, { type: T }>>
-    for (const f of out) this.frames.splice(this.frames.indexOf(f), 1)
-    return out
+    return takeFrames(this.frames, type)
   }
 }
