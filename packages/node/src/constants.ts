@@ -28,6 +28,8 @@ export interface RelayLimits {
   maxRegistrationsPerClient: number
   /** After an ERROR or a goodbye, the socket is destroyed if the client has not closed it by then. */
   closeLingerMs: number
+  /** On shutdown, how long the client listeners may take to close before the relay goes on stopping. */
+  listenerCloseWaitMs: number
   // ---- routing/ ---------------------------------------------------------------------------
   /** Requests waiting at the relay for a free member slot, per cluster (count and bytes). */
   maxQueuedRequestsPerCluster: number
@@ -79,6 +81,7 @@ export const DEFAULT_LIMITS: Readonly<RelayLimits> = Object.freeze<RelayLimits>(
   maxTunnelsPerClient: 1_024,
   maxRegistrationsPerClient: 64,
   closeLingerMs: 1_000,
+  listenerCloseWaitMs: 1_500,
   maxQueuedRequestsPerCluster: 100_000,
   maxQueuedRequestBytesPerCluster: 256 * 1024 * 1024,
   shutdownGraceMs: 2_000,

@@ -104,7 +104,9 @@ export class ClientServer {
     this.init.clock.clearInterval(this.timer)
     const closing = this.servers.map((s) => new Promise<void>((r) => s.close(() => r())))
     for (const s of [...this.sessions]) s.goodbye(ErrorCode.shutdown, reason)
-    await Promise.race([Promise.all(closing), new Promise((r) => setTimeout(r, 1500))])
+    let timer: Timer | undefined
+    await Promise.race([Promise.all(closing), new Promise<void>((r) => { timer = this.init.clock.setTimeout(r, this.init.limits.listenerCloseWaitMs) })])
+    this.init.clock.clearTimeout(timer)
   }
 }
 
