@@ -195,7 +195,14 @@ export class MembershipStore {
 
   /** Puts an entry in place without events (a simulator's converged start). */
   seed(node: NodeId, version: number, data: NodeData, now: number): void {
-    const i = this.interner.intern(node)
+    this.seedAt(this.interner.intern(node), version, data, now)
+  }
+
+  /**
+   * seed() by interned index (ten thousand directories of ten thousand entries each);
+   * `hash` is what rehash() would compute (the same in every directory), when known.
+   */
+  seedAt(i: number, version: number, data: NodeData, now: number, hash?: number): void {
     this.ensure(i)
     if ((this.flags[i]! & PRESENT) === 0) this.count++
     else this.xorBucket(this.interner.hash(i) % this.bucketCount, this.hashes[i]!)
@@ -206,7 +213,18 @@ export class MembershipStore {
     this.changedAt[i] = now
     this.hashes[i] = 0
     this.data[i] = data
-    this.rehash(i)
+    if (hash === undefined) {
+      this.rehash(i)
+    } else {
+      this.hashes[i] = hash
+      this.xorBucket(this.interner.hash(i) % this.bucketCount, hash)
+    }
+  }
+
+  /** The digest contribution of `node`'s current state (see rehash). */
+  hashOf(node: NodeId): number | undefined {
+    const i = this.slot(node)
+    return i === undefined ? undefined : this.hashes[i]
   }
 
   /** Applies a delta: 'new' (applied), 'dup' (already held), 'gap' (we lack its base: pull), 'full'. */

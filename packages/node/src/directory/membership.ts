@@ -65,6 +65,7 @@ export class Membership {
   private leaving = false
   private timer: TimerHandle | undefined
   private lastTick = 0
+  private startedAt = 0
   private nextAntiEntropy = 0
   private nextSweep = 0
   private nextHealthDecay = 0
@@ -129,7 +130,8 @@ export class Membership {
     this.running = true
     const now = this.env.now()
     this.lastTick = now
-    this.nextAntiEntropy = now + this.config.antiEntropyMs * (0.5 + this.env.random())
+    this.startedAt = now
+    this.nextAntiEntropy = now + 1000 * (0.5 + this.env.random())
     this.nextSweep = now + this.config.antiEntropyMs
     this.view.start(now)
     this.schedule()
@@ -359,7 +361,10 @@ export class Membership {
     this.view.tick(now, 1 + this.health)
     this.suspicions.tick(now)
     if (now >= this.nextAntiEntropy) {
-      this.nextAntiEntropy = now + this.config.antiEntropyMs * (0.75 + this.env.random() / 2)
+      // A relay that just joined may have synced from a contact that was itself still
+      // joining: compare digests every second for a while, then at the usual low rate.
+      const period = now - this.startedAt < 20_000 ? Math.min(1000, this.config.antiEntropyMs) : this.config.antiEntropyMs
+      this.nextAntiEntropy = now + period * (0.75 + this.env.random() / 2)
       const peer = this.view.randomActive()
       if (peer !== undefined) this.gossip.digest(peer)
     }

@@ -12,10 +12,16 @@ export function convergedNetwork(n: number, init: NetworkInit = {}): SimNetwork 
   for (let i = 0; i < n; i++) net.add(base + i)
   const now = net.clock.now
   for (const node of net.nodes) node.membership.store.reserve(n)
-  for (const other of net.nodes) {
-    const data = other.membership.store.dataOf(other.id)!
-    const version = other.membership.currentVersion
-    for (const node of net.nodes) if (node !== other) node.membership.store.seed(other.id, version, data, now)
+  const entries = net.nodes.map((o) => ({
+    i: net.interner.intern(o.id),
+    version: o.membership.currentVersion,
+    data: o.membership.store.dataOf(o.id)!,
+    hash: o.membership.store.hashOf(o.id),
+  }))
+  // One directory at a time, written in order: ten thousand of them is 10^8 entries.
+  for (const node of net.nodes) {
+    const store = node.membership.store
+    for (const e of entries) if (e.i !== node.idx) store.seedAt(e.i, e.version, e.data, now, e.hash)
   }
   const target = Math.min(net.config.targetDegree, n - 1)
   const peers: Array<Set<number>> = net.nodes.map(() => new Set())

@@ -82,7 +82,7 @@ export class SimNetwork {
   hopOf: ((from: number, msg: ControlMessage) => number | undefined) | undefined
   currentHop: number | undefined
   messages = 0
-  private readonly measureBytes: boolean
+  measureBytes: boolean
 
   constructor(init: NetworkInit = {}) {
     this.measureBytes = init.measureBytes ?? false
