@@ -36,20 +36,16 @@ function send(res: ServerResponse, status: number, type: string, body: string): 
 
 const json = (res: ServerResponse, data: unknown): void => send(res, 200, 'application/json', toJson(data) + '\n')
 
+/** The body, or undefined past MAX_BODY (the rest is read and dropped: memory stays bounded). */
 function readBody(req: IncomingMessage): Promise<string | undefined> {
   return new Promise((resolve) => {
     const chunks: Buffer[] = []
     let size = 0
     req.on('data', (c: Buffer) => {
       size += c.length
-      if (size > MAX_BODY) {
-        resolve(undefined)
-        req.destroy()
-        return
-      }
-      chunks.push(c)
+      if (size <= MAX_BODY) chunks.push(c)
     })
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')))
+    req.on('end', () => resolve(size > MAX_BODY ? undefined : Buffer.concat(chunks).toString('utf8')))
     req.on('error', () => resolve(undefined))
   })
 }
