@@ -12,8 +12,7 @@ export function linkLine(l: ResolvedLink): string {
   if (l.correlation > 0) parts.push(`correlation ${formatPercent(l.correlation)}`)
   parts.push(`loss ${formatPercent(l.loss)}`, `bandwidth ${formatRate(l.bandwidth)}`)
   if (l.sliceBytes > 0) parts.push(`slice ${l.sliceBytes}B gap ${ms(l.sliceGapMs)}`)
-  parts.push(`(segment ${l.segmentBytes}B, rto ${ms(l.rtoMs)}, buffer ${formatBytes(l.bufferBytes)})`)
-  return parts.join(', ')
+  return `${parts.join(', ')} (segment ${l.segmentBytes}B, rto ${ms(l.rtoMs)}, buffer ${formatBytes(l.bufferBytes)})`
 }
 
 export function settingsLine(s: ResolvedSettings): string {
