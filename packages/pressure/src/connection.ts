@@ -107,7 +107,7 @@ export class ProxyConnection {
     this.state = 'open'
     // A half-open connection never dials: its pipes get an inert socket that never emits
     // data and is never written to (a discarding pipe writes nothing).
-    const target = upstream ?? new Socket()
+    const target = upstream ?? new Socket().on('error', () => {})
     const pipe = (dir: Direction, source: Socket, sink: Socket): Pipe =>
       new Pipe({ source, sink, model: this.models[dir], clock: this.clock, onFinished: () => this.pipeFinished(dir) })
     this.pipes = { up: pipe('up', this.client, target), down: pipe('down', target, this.client) }

@@ -115,12 +115,16 @@ export class Pipe {
     this.cancelTimer()
   }
 
+  /** Ends a partition (what it held goes through the model again, from now) and a stall. */
   heal(): void {
-    if (!this.partitioned) return
-    this.partitioned = false
-    const now = this.clock()
-    this.model.restart(now)
-    for (const seg of this.queue) seg.at = this.model.schedule(seg.data.length, now).at
+    this.stalledUntil = -Infinity
+    if (this.partitioned) {
+      this.partitioned = false
+      const now = this.clock()
+      this.model.restart(now)
+      for (const seg of this.queue) seg.at = this.model.schedule(seg.data.length, now).at
+    }
+    this.cancelTimer()
     this.pump()
   }
 

@@ -23,8 +23,11 @@ const linkArb: fc.Arbitrary<LinkConfig> = fc.record({
   bandwidth: fc.oneof(fc.constant(Infinity), fc.integer({ min: 400_000, max: 20_000_000 })),
   segmentBytes: fc.integer({ min: 1, max: 3000 }),
   sliceBytes: fc.oneof(fc.constant(0), fc.integer({ min: 1, max: 4000 })),
+  sliceGapMs: fc.double({ min: 0, max: 1, noNaN: true }),
   bufferBytes: fc.oneof(fc.constant(undefined), fc.integer({ min: 1, max: 300_000 })),
-}, { requiredKeys: [] })
+}, { requiredKeys: [] }).map(({ sliceGapMs, ...l }) =>
+  // A gap between tiny slices would make a run last minutes: gaps only with big slices.
+  (l.sliceBytes ?? 0) >= 1000 && sliceGapMs !== undefined ? { ...l, sliceGapMs } : l)
 
 type Order =
   | { kind: 'configure'; link: LinkConfig }

@@ -161,6 +161,18 @@ describe('stalls', () => {
     expect(performance.now() - t0).toBeGreaterThanOrEqual(149)
     expect(Buffer.concat(target.received[0]!).equals(payload(3000))).toBe(true)
   })
+
+  it('heal ends a stall early', async () => {
+    const { target, proxy, s } = await throughProxy('record')
+    proxy.stall(600_000, { direction: 'up' })
+    s.write(payload(3000))
+    await until(() => proxy.connections()[0]!.up.bytesIn === 3000, 'the bytes at the proxy')
+    expect(proxy.connections()[0]!.up.state).toBe('stalled')
+    expect(target.received[0]!.length).toBe(0)
+    proxy.heal()
+    await until(() => Buffer.concat(target.received[0]!).length === 3000, 'the bytes after heal')
+    expect(Buffer.concat(target.received[0]!).equals(payload(3000))).toBe(true)
+  })
 })
 
 describe('half-open', () => {
