@@ -7,3 +7,4 @@ export { FrameDecoder, NameReader, parseFrame, parseFrameAt, nextFrame, type Raw
 export { FrameBatcher, DEFAULT_BATCH_BYTES, type FrameBatcherInit } from './batcher.js'
 export { FrameChannel, type FrameChannelInit, type FrameSink } from './channel.js'
 export { Deque, type DequeInit } from './deque.js'
+export * from './control.js'

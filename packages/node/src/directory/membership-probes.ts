@@ -1,0 +1,206 @@
+import type { ControlMessage, MembershipConfig, NodeId } from './membership-types.js'
+
+/** What suspicion handling needs from the engine. */
+export interface ProbeHost {
+  readonly config: MembershipConfig
+  now(): number
+  random(): number
+  /** Our health multiplier (1 = healthy) and the largest neighbor round trip (ms). */
+  slowness(): { scale: number; rtt: number }
+  linked(peer: NodeId): boolean
+  inView(node: NodeId): boolean
+  /** Is `node` our active neighbor with a link (so we can probe it)? */
+  watching(node: NodeId): boolean
+  /** Round trip to a neighbor (ms), or -1. */
+  rttTo(node: NodeId): number
+  send(peer: NodeId, msg: ControlMessage): void
+  connect(peer: NodeId): void
+  /** No longer needed for a probe. */
+  release(peer: NodeId): void
+  declareDead(node: NodeId): void
+  cleared(node: NodeId, refuted: boolean): void
+}
+
+/** A suspicion we raised: we run the probes and the verdict. */
+interface Suspicion {
+  readonly id: number
+  readonly start: number
+  /** The connection was lost and could not be reopened (versus: silence). */
+  readonly strong: boolean
+  /** Neighbors of the suspect asked to probe it, and those that got no answer either. */
+  readonly asked: Set<NodeId>
+  readonly silent: Set<NodeId>
+}
+
+/** A probe we run for another relay. */
+interface Relayed {
+  readonly requester: NodeId
+  readonly node: NodeId
+  readonly reqSeq: number
+  readonly deadline: number
+}
+
+/**
+ * Suspicion as SWIM does it, adapted to a partial view. A relay that stops hearing a neighbor
+ * (or cannot reopen a lost connection to it) does not tell the network: it asks up to k of
+ * the suspect's own neighbors (their ids come with the suspect's pings) to probe it
+ * (SWIM's ping-req). If the suspect answers any of them, that is its own word that it lives,
+ * and the suspicion ends there — a slow or lossy link between two relays costs a handful of
+ * messages near them, never a flood. If nobody hears it, every silent answer confirms, and
+ * (Lifeguard) the more confirmations, the sooner the verdict; a lone suspicion waits longest.
+ * Only a verdict — dead — is disseminated to every relay.
+ */
+export class Suspicions {
+  private readonly host: ProbeHost
+  private readonly mine = new Map<NodeId, Suspicion>()
+  private readonly relayed = new Map<number, Relayed>()
+  /** Probe requests waiting for a link to the relay that should run them. */
+  private readonly waiting = new Map<NodeId, ControlMessage[]>()
+  private nextId = 1
+  private nextRelay = 1
+  falsePositives = 0
+  raised = 0
+
+  constructor(host: ProbeHost) {
+    this.host = host
+  }
+
+  has(node: NodeId): boolean {
+    return this.mine.has(node)
+  }
+
+  get size(): number {
+    return this.mine.size
+  }
+
+  /** Start suspecting `node`; `probers` are its other neighbors (who can check it for us). */
+  suspect(node: NodeId, strong: boolean, probers: readonly NodeId[], self: NodeId): void {
+    if (this.mine.has(node) || !this.host.inView(node)) return
+    const s: Suspicion = { id: this.nextId++, start: this.host.now(), strong, asked: new Set(), silent: new Set() }
+    this.mine.set(node, s)
+    this.raised++
+    const pool = probers.filter((p) => p !== self && p !== node && this.host.inView(p))
+    const k = Math.min(this.host.config.indirectProbes, pool.length)
+    for (let j = 0; j < k; j++) {
+      const pick = pool.splice(Math.floor(this.host.random() * pool.length), 1)[0]!
+      s.asked.add(pick)
+      const req: ControlMessage = { t: 'probe-req', node, seq: s.id }
+      if (this.host.linked(pick)) {
+        this.host.send(pick, req)
+      } else {
+        const list = this.waiting.get(pick) ?? []
+        list.push(req)
+        this.waiting.set(pick, list)
+        this.host.connect(pick)
+      }
+    }
+  }
+
+  /** We heard from `node` ourselves: our suspicion was wrong (the link, not the relay). */
+  heard(node: NodeId): void {
+    const s = this.mine.get(node)
+    if (s === undefined || this.host.now() === s.start) return
+    this.end(node, true)
+  }
+
+  /** `node` left the view (declared dead by someone): nothing left to decide. */
+  forget(node: NodeId): void {
+    if (this.mine.has(node)) this.end(node, false)
+  }
+
+  private end(node: NodeId, refuted: boolean): void {
+    const s = this.mine.get(node)
+    if (s === undefined) return
+    this.mine.delete(node)
+    if (refuted) this.falsePositives++
+    for (const p of s.asked) if (!this.waiting.has(p)) this.host.release(p)
+    this.host.cleared(node, refuted)
+  }
+
+  /** A link came up: send the probe requests that waited for it. */
+  linkUp(peer: NodeId): void {
+    const list = this.waiting.get(peer)
+    if (list === undefined) return
+    this.waiting.delete(peer)
+    for (const m of list) this.host.send(peer, m)
+  }
+
+  /** The link to a prober could not be opened: it will not answer. */
+  connectFailed(peer: NodeId): void {
+    this.waiting.delete(peer)
+  }
+
+  /** Whether we still need a link to `peer` for probing. */
+  holds(peer: NodeId): boolean {
+    if (this.waiting.has(peer)) return true
+    for (const s of this.mine.values()) if (s.asked.has(peer)) return true
+    for (const r of this.relayed.values()) if (r.requester === peer || r.node === peer) return true
+    return false
+  }
+
+  // ---- messages ---------------------------------------------------------------------
+
+  /** Someone asks us to probe `node`: we do if it is our neighbor; otherwise we say it is silent to us. */
+  onProbeReq(from: NodeId, node: NodeId, reqSeq: number): void {
+    if (!this.host.watching(node)) {
+      this.host.send(from, { t: 'probe-reply', node, seq: reqSeq, alive: false })
+      return
+    }
+    const seq = this.nextRelay++
+    const rtt = this.host.rttTo(node)
+    const { scale } = this.host.slowness()
+    const wait = Math.max(500, 4 * Math.max(rtt, 0)) * scale
+    this.relayed.set(seq, { requester: from, node, reqSeq, deadline: this.host.now() + wait })
+    this.host.send(node, { t: 'probe', seq })
+  }
+
+  onProbeAck(from: NodeId, seq: number): void {
+    const r = this.relayed.get(seq)
+    if (r === undefined || r.node !== from) return
+    this.relayed.delete(seq)
+    this.host.send(r.requester, { t: 'probe-reply', node: r.node, seq: r.reqSeq, alive: true })
+  }
+
+  onProbeReply(from: NodeId, node: NodeId, seq: number, alive: boolean): void {
+    const s = this.mine.get(node)
+    if (s === undefined || s.id !== seq || !s.asked.has(from)) return
+    if (alive) this.end(node, true)
+    else s.silent.add(from)
+  }
+
+  // ---- time -------------------------------------------------------------------------
+
+  /** Lifeguard: the fewer independent confirmations, the longer the wait before a verdict. */
+  timeout(s: Suspicion): number {
+    const { scale, rtt } = this.host.slowness()
+    const c = this.host.config
+    const min = (s.strong ? c.suspicionMinStrongMs : c.suspicionMinWeakMs) * scale + 4 * rtt
+    if (s.strong) return min
+    const k = s.asked.size
+    const got = s.silent.size
+    if (k === 0 || got >= k) return min
+    const max = min * c.suspicionMaxMultiplier
+    return Math.max(min, max - ((max - min) * Math.log(got + 1)) / Math.log(k + 1))
+  }
+
+  tick(now: number): void {
+    for (const [seq, r] of this.relayed) {
+      if (now < r.deadline) continue
+      this.relayed.delete(seq)
+      this.host.send(r.requester, { t: 'probe-reply', node: r.node, seq: r.reqSeq, alive: false })
+    }
+    for (const [node, s] of this.mine) {
+      if (!this.host.inView(node)) this.end(node, false)
+      else if (now - s.start >= this.timeout(s)) {
+        this.end(node, false)
+        this.host.declareDead(node)
+      }
+    }
+  }
+
+  /** Our own event loop stalled: restart every clock (what we missed is not evidence). */
+  restart(now: number): void {
+    for (const [node, s] of this.mine) this.mine.set(node, { ...s, start: now })
+    for (const [seq, r] of this.relayed) this.relayed.set(seq, { ...r, deadline: Math.max(r.deadline, now + 500) })
+  }
+}
