@@ -36,22 +36,19 @@ export interface RelayLimits {
   maxQueuedRequestBytesPerCluster: number
   /** On shutdown, members get this long to answer in-flight requests. */
   shutdownGraceMs: number
-  /** How long a request to an unknown cluster may wait for a DHT lookup, and how many may wait at once. */
+  /** How long a request to an unknown cluster may wait for a DHT lookup; how many requests may wait for a cluster to (re)appear at once. */
   lookupTimeoutMs: number
   maxLookups: number
   // ---- directory/ -------------------------------------------------------------------------
-  /** Directory heartbeat: each relay refreshes its entry this often. */
-  heartbeatMs: number
-  /** An entry not refreshed for this long leaves the view (about two missed heartbeats). */
-  entryExpiryMs: number
-  /** Anti-entropy: a digest goes to one random peer this often. */
-  antiEntropyMs: number
-  /** Tombstones, and entries not refreshed, are forgotten after this long. */
-  tombstoneMs: number
   /** Relays a directory holds at most; entries for more are rejected (a flood of forged nodes). */
   maxDirectoryNodes: number
   /** How long a DHT lookup that found nothing is remembered. */
   notFoundCacheMs: number
+  /**
+   * A request for a cluster that no relay serves, but one did less than this long ago, waits
+   * (within its own timeout) for it to come back instead of failing at once with NoMembers.
+   */
+  recentlyServedMs: number
   // ---- peers/ -----------------------------------------------------------------------------
   /** Bytes a peer link may hold unsent before events/broadcasts to that relay are dropped. */
   maxLinkBacklogBytes: number
@@ -59,10 +56,12 @@ export interface RelayLimits {
   linkHighWaterBytes: number
   /** The higher peer id waits this long for the lower one to open the link before opening it itself. */
   linkOpenWaitMs: number
-  /** A relay is dialled at most once per this interval (directory entries, discovery). */
-  dialIntervalMs: number
-  /** Bootstrap relays we have no connection to are redialled, backing off from the first to the second. */
-  bootstrapRedialMs: readonly [min: number, max: number]
+  /** Opening a link (dial and handshake) gives up after this long. */
+  linkConnectTimeoutMs: number
+  /** A link nothing holds (not a neighbor, no tunnel) that carried no data this long is closed. */
+  linkIdleMs: number
+  /** Links kept at most; past it the least recently used idle one is closed. */
+  maxLinks: number
   /** Opening a tunnel stream to another relay gives up after this long. */
   tunnelOpenTimeoutMs: number
   /** A tunnel stream whose partial frame stalls this long is cut. */
@@ -86,18 +85,16 @@ export const DEFAULT_LIMITS: Readonly<RelayLimits> = Object.freeze<RelayLimits>(
   maxQueuedRequestBytesPerCluster: 256 * 1024 * 1024,
   shutdownGraceMs: 2_000,
   lookupTimeoutMs: 500,
-  maxLookups: 256,
-  heartbeatMs: 1_000,
-  entryExpiryMs: 2_500,
-  antiEntropyMs: 2_000,
-  tombstoneMs: 60_000,
-  maxDirectoryNodes: 4096,
+  maxLookups: 10_000,
+  maxDirectoryNodes: 16_384,
   notFoundCacheMs: 5_000,
+  recentlyServedMs: 30_000,
   maxLinkBacklogBytes: 16 * 1024 * 1024,
   linkHighWaterBytes: 2 * 1024 * 1024,
   linkOpenWaitMs: 1_500,
-  dialIntervalMs: 3_000,
-  bootstrapRedialMs: [1_000, 30_000],
+  linkConnectTimeoutMs: 10_000,
+  linkIdleMs: 30_000,
+  maxLinks: 256,
   tunnelOpenTimeoutMs: 10_000,
   tunnelStreamStallMs: 10_000,
 })

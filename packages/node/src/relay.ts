@@ -3,12 +3,11 @@ import { systemClock, type Clock } from './clock.js'
 import { DEFAULT_CLIENT_HOST, DEFAULT_LIMITS, DEFAULT_NETWORK, type RelayLimits } from './constants.js'
 import { ClientServer } from './clients/client-server.js'
 import { MemorySocket } from './clients/memory-socket.js'
-import { Directory } from './directory/directory.js'
-import { Gossip } from './directory/gossip.js'
+import { ControlPlane } from './directory/control-plane.js'
+import type { MembershipConfig } from './directory/membership-types.js'
 import { RemoteIndex } from './directory/remote-index.js'
 import { devNetworkKey } from './overlay/network-key.js'
 import type { Overlay } from './overlay/overlay.js'
-import { Dialer } from './peers/dialer.js'
 import { LinkManager } from './peers/link-manager.js'
 import { PeerAdapter } from './routing/peer-adapter.js'
 import { Router } from './routing/router.js'
@@ -25,6 +24,10 @@ export interface RelayInit {
   bootstrap?: string[]
   /** Discover relays on the LAN by mDNS. */
   mdns?: boolean
+  /** Run a private kad-dht (cluster lookups beyond the directory); off by default. */
+  dht?: boolean
+  /** Addresses other relays should dial instead of the listen addresses (a proxy, NAT). */
+  announce?: string[]
   /** Keeps the relay's peer identity across restarts. */
   dataDir?: string
   /** Wrap overlay connections in @libp2p/pnet as well (about half the throughput). */
@@ -40,6 +43,8 @@ export interface RelayInit {
   stallTimeoutMs?: number
   /** Overrides of the defaults in constants.ts (DEFAULT_LIMITS). */
   limits?: Partial<RelayLimits>
+  /** Overrides of the membership protocol's settings (directory/membership-types.ts). */
+  membership?: Partial<MembershipConfig>
   /** Where log lines go (default: stderr). */
   log?: (msg: string) => void
 }
@@ -64,8 +69,8 @@ export class Relay {
   private readonly overlay: Overlay
   private readonly clock: Clock
   private readonly links: LinkManager
-  private readonly directory: Directory
-  private readonly gossip: Gossip
+  /** Membership and the directory (for status pages, tests and benchmarks). */
+  readonly control: ControlPlane
   private readonly remote: RemoteIndex
   private readonly clients: ClientServer
   private readonly startedAt: number
@@ -81,17 +86,20 @@ export class Relay {
     const clock = this.clock = components.clock ?? systemClock
     this.network = init.network ?? DEFAULT_NETWORK
     this.startedAt = clock.now()
-    const dialer = new Dialer({ overlay, bootstrap: init.bootstrap ?? [], clock, limits, log })
     this.links = new LinkManager({
-      overlay, dialer, network: this.network, clock, limits, log,
+      overlay, network: this.network, clock, limits, log,
       maxFrameBytes: Math.max(maxMessageBytes + FRAME_OVERHEAD_BYTES, MIN_PEER_FRAME_BYTES),
     })
-    const directory = this.directory = new Directory({ self: overlay.nodeId, expiryMs: limits.entryExpiryMs, tombstoneMs: limits.tombstoneMs, now: () => clock.now() })
-    this.remote = new RemoteIndex({ directory, links: this.links, dialer, overlay, clock, limits })
-    // The gossip reads the router's summary only once started, when the router exists.
-    this.gossip = new Gossip({ directory, links: this.links, dialer, overlay, clock, limits, log, summary: () => this.router.localSummary() })
+    this.remote = new RemoteIndex({ self: overlay.nodeId, links: this.links, overlay, clock, limits })
+    // The control plane reads the router's summary only once started, when the router exists.
+    this.control = new ControlPlane({
+      links: this.links, overlay, remote: this.remote, bootstrap: init.bootstrap ?? [], clock, log,
+      config: { maxNodes: limits.maxDirectoryNodes, ...init.membership },
+      summary: () => this.router.localSummary(),
+      onDown: (node) => this.router.remoteLost(node),
+    })
     this.router = new Router({
-      remote: this.remote, clock, limits, onLocalChange: () => this.gossip.localChanged(),
+      remote: this.remote, clock, limits, onLocalChange: () => this.control.localChanged(),
       systemRequest: (cluster) => (cluster === STATUS_CLUSTER ? Buffer.from(JSON.stringify(this.status())) : undefined),
     })
     this.clients = new ClientServer({
@@ -116,8 +124,8 @@ export class Relay {
   }
 
   async start(): Promise<void> {
-    await this.links.start({ data: new PeerAdapter(this.router), gossip: this.gossip, tunnels: this.router })
-    this.gossip.start()
+    await this.links.start({ data: new PeerAdapter(this.router), control: this.control, tunnels: this.router })
+    this.control.start()
     try {
       await this.clients.start()
     } catch (err) {
@@ -136,7 +144,7 @@ export class Relay {
   status(): RelayStatus {
     return relayStatus({
       nodeId: this.nodeId, network: this.network, addrs: this.addrs(), uptimeMs: this.clock.now() - this.startedAt,
-      router: this.router, clients: this.clients, directory: this.directory, gossip: this.gossip, links: this.links,
+      router: this.router, clients: this.clients, control: this.control, links: this.links,
     })
   }
 
@@ -151,7 +159,8 @@ export class Relay {
   }
 
   private async shutDownPeers(): Promise<void> {
-    this.gossip.stop()
+    // Tell the network we are leaving: closing the links flushes the news out first.
+    this.control.stop()
     this.remote.stop()
     await this.links.stop()
   }
@@ -171,6 +180,8 @@ export async function libp2pOverlay(init: RelayInit = {}): Promise<Overlay> {
     networkKey: init.networkKey ?? devNetworkKey(network),
     listen: init.listen ?? ['/ip4/127.0.0.1/tcp/0'],
     mdns: init.mdns ?? false,
+    dht: init.dht ?? false,
+    ...(init.announce !== undefined ? { announce: init.announce } : {}),
     cloak: init.cloak ?? false,
     ...(init.dataDir !== undefined ? { dataDir: init.dataDir } : {}),
     log: init.log ?? stderrLog,

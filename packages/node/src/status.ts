@@ -1,5 +1,4 @@
-import type { Directory } from './directory/directory.js'
-import type { Gossip } from './directory/gossip.js'
+import type { ControlPlane } from './directory/control-plane.js'
 import type { LinkManager, LinkStats } from './peers/link-manager.js'
 import type { Router } from './routing/router.js'
 import type { ClientServer } from './clients/client-server.js'
@@ -7,10 +6,23 @@ import type { ClientServer } from './clients/client-server.js'
 /** Another relay as this one's directory shows it. */
 export interface PeerView {
   nodeId: string
+  /** A link to it is open now (links open on demand and close when idle). */
   connected: boolean
+  /** This relay suspects it (a probe round is running). */
+  suspected: boolean
   addrs: string[]
-  clusters: Record<string, { members: number; load: number }>
+  clusters: Record<string, { members: number }>
   topics: string[]
+}
+
+/** A neighbor of the partial view, as its failure detector sees it. */
+export interface NeighborView {
+  nodeId: string
+  /** Round trip (ms) from the pings' echoes; -1 before the first. */
+  rttMs: number
+  /** How unlikely the current silence is (phi); above 8 it is suspected. */
+  phi: number
+  suspected: boolean
 }
 
 /** What `herald status` shows: the answer to a request to "$herald.status". */
@@ -28,7 +40,8 @@ export interface RelayStatus {
   topics: Array<{ name: string; subscribers: number; dropped: number }>
   counters: Record<string, number>
   peers: PeerView[]
-  links: LinkStats[]
+  neighbors: NeighborView[]
+  links: Array<LinkStats & { neighbor: boolean; rttMs: number }>
 }
 
 export interface StatusParts {
@@ -38,13 +51,15 @@ export interface StatusParts {
   uptimeMs: number
   router: Router
   clients: ClientServer
-  directory: Directory
-  gossip: Gossip
+  control: ControlPlane
   links: LinkManager
 }
 
 export function relayStatus(p: StatusParts): RelayStatus {
   const snap = p.router.snapshot()
+  const m = p.control.membership
+  const neighbors = m.neighborInfo().filter((n) => n.state === 'active')
+  const rtt = new Map(neighbors.map((n) => [n.peer, n.srtt]))
   return {
     nodeId: p.nodeId,
     network: p.network,
@@ -59,11 +74,21 @@ export function relayStatus(p: StatusParts): RelayStatus {
     topics: snap.topics,
     counters: {
       ...snap.counters, inflight: snap.inflight,
-      gossipSent: p.gossip.sent, gossipReceived: p.gossip.received, rejectedEntries: p.gossip.rejectedEntries,
+      controlSent: sum(m.sentByType.values()), controlReceived: m.stats.received, rejectedControl: p.control.rejected,
+      suspicions: m.stats.suspicionsRaised, falseSuspicions: m.stats.falseSuspicions, refutations: m.stats.refutations,
+      deathsDeclared: m.stats.deathsDeclared, controlBytesOut: p.links.controlBytesOut, linksIdleClosed: p.links.idleClosed, linksEvicted: p.links.evicted,
     },
-    peers: p.directory.alive().filter((e) => e.node !== p.nodeId).map((e) => ({
-      nodeId: e.node, connected: p.links.has(e.node), addrs: e.addrs, clusters: e.clusters, topics: e.topics,
+    peers: p.control.view().map(({ node, data, suspected }) => ({
+      nodeId: node, connected: p.links.has(node), suspected, addrs: [...data.addrs],
+      clusters: Object.fromEntries([...data.clusters].map(([name, members]) => [name, { members }])), topics: [...data.topics],
     })),
-    links: p.links.stats(),
+    neighbors: neighbors.map((n) => ({ nodeId: n.peer, rttMs: Math.round(n.srtt * 10) / 10, phi: Math.round(n.phi * 100) / 100, suspected: n.suspected })),
+    links: p.links.stats().map((l) => ({ ...l, neighbor: rtt.has(l.nodeId), rttMs: Math.round((rtt.get(l.nodeId) ?? -1) * 10) / 10 })),
   }
+}
+
+function sum(xs: Iterable<number>): number {
+  let s = 0
+  for (const x of xs) s += x
+  return s
 }

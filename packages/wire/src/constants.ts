@@ -61,23 +61,25 @@ export const MAX_TIMER_MS = 0x7fffffff
 
 /** Peer links and tunnel streams accept frames of at least this size, whatever a relay's own message limit. */
 export const MIN_PEER_FRAME_BYTES = DEFAULT_MAX_FRAME_BYTES
-/** Directory gossip is cut into DIRECTORY frames of about this many bytes of entries. */
-export const DIRECTORY_FRAME_BYTES = 256 * 1024
-/** A DIRECTORY frame holds at most this many entries (more: the peer is disconnected). */
-export const MAX_DIRECTORY_FRAME_ENTRIES = 10_000
-/** Bounds of one directory entry: addresses (each shorter than MAX_ENTRY_ADDR_CHARS), clusters, topics. */
-export const MAX_ENTRY_ADDRS = 64
-export const MAX_ENTRY_ADDR_CHARS = 512
-export const MAX_ENTRY_ITEMS = 10_000
-/** An entry's version may be at most this far ahead of the receiver's clock (ms, × 1000 in the version). */
+/**
+ * A directory version may be at most this far ahead of the receiver's clock (ms; versions are
+ * ms × 1000): a forged far-future version could otherwise outrank every real one for good.
+ */
 export const MAX_VERSION_AHEAD_MS = 24 * 3600_000
 
 /** What a relay-to-relay protocol id names: the peer link, tunnel streams, the private DHT. */
 export type OverlayProtocol = 'link' | 'tunnel' | 'kad'
 
-/** Overlay protocol ids are per network, so networks never mix streams: /herald/<network>/<what>/1.0.0. */
+/**
+ * Versions of the relay-to-relay protocols. The link is at 2: the control plane (membership,
+ * failure detection, directory deltas) speaks binary CONTROL frames, not JSON directories; a
+ * relay of link version 1 cannot open a link with one of version 2, so they never mix.
+ */
+const OVERLAY_PROTOCOL_VERSIONS: Record<OverlayProtocol, string> = { link: '2.0.0', tunnel: '1.0.0', kad: '1.0.0' }
+
+/** Overlay protocol ids are per network, so networks never mix streams: /herald/<network>/<what>/<version>. */
 export function overlayProtocolId(network: string, what: OverlayProtocol): string {
-  return `/herald/${encodeURIComponent(network)}/${what}/1.0.0`
+  return `/herald/${encodeURIComponent(network)}/${what}/${OVERLAY_PROTOCOL_VERSIONS[what]}`
 }
 
 /** The mDNS service tag of a network (relays of other networks do not see each other). */

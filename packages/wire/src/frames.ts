@@ -29,8 +29,8 @@ export const FrameType = {
   // Relay <-> relay (peer link) frames. Peer links also carry REQUEST, REPLY, FAILURE,
   // BROADCAST, EVENT and PING/PONG frames as defined above; tunnel streams carry the tunnel frames.
   peerHello: 0x40,
-  directory: 0x41,
-  digest: 0x42,
+  /** Membership, failure detection and directory changes (body: one control message, control.ts). */
+  control: 0x43,
 } as const
 export type FrameType = (typeof FrameType)[keyof typeof FrameType]
 
@@ -66,14 +66,12 @@ export interface DroppedFrame { type: typeof FrameType.dropped; topic: string; c
 export interface AckFrame { type: typeof FrameType.ack; seq: number; code: ErrorCode; message: string }
 
 export interface PeerHelloFrame { type: typeof FrameType.peerHello; version: number; network: string; nodeId: string }
-/** Directory entries, as UTF-8 JSON (gossip; never on the hot path). */
-export interface DirectoryFrame { type: typeof FrameType.directory; entries: Uint8Array }
-/** Anti-entropy digest: node id -> version, as UTF-8 JSON. */
-export interface DigestFrame { type: typeof FrameType.digest; digest: Uint8Array }
+/** One control message (membership, failure detection, directory changes), encoded by control.ts. */
+export interface ControlFrame { type: typeof FrameType.control; body: Uint8Array }
 
 export type Frame =
   | HelloFrame | WelcomeFrame | RegisterFrame | UnregisterFrame | RequestFrame | ReplyFrame
   | FailureFrame | BroadcastFrame | SubscribeFrame | UnsubscribeFrame | PublishFrame | EventFrame
   | TunnelOpenFrame | TunnelAcceptFrame | TunnelDataFrame | TunnelAllowanceFrame | TunnelCloseFrame
   | PingFrame | PongFrame | CloseFrame | ErrorFrame | DroppedFrame | AckFrame
-  | PeerHelloFrame | DirectoryFrame | DigestFrame
+  | PeerHelloFrame | ControlFrame

@@ -41,6 +41,5 @@ export const SCHEMA: Readonly<Record<number, readonly Field[]>> = {
   [FrameType.dropped]: [['topic', 'name'], ['count', 'u32']],
   [FrameType.ack]: [['seq', 'u32'], ['code', 'code'], ['message', 'text']],
   [FrameType.peerHello]: [['version', 'u8'], ['network', 'name'], ['nodeId', 'name']],
-  [FrameType.directory]: [['entries', 'rest']],
-  [FrameType.digest]: [['digest', 'rest']],
+  [FrameType.control]: [['body', 'rest']],
 }

@@ -34,6 +34,8 @@ export interface MembershipEnv {
   connect(peer: NodeId, addrs: readonly string[]): void
   /** Membership no longer needs its link to `peer` (the link layer may close it when idle). */
   release(peer: NodeId): void
+  /** We have no neighbor: look for relays (an mDNS query), reported back as contacts. */
+  discover?(): void
 }
 
 /** What the protocol reports: the view (relays alive or suspected) and their data. */

@@ -33,6 +33,7 @@ export class MembershipView {
   private readonly lost = new Map<NodeId, { since: number; probers: readonly NodeId[] }>()
   private readonly refused = new Map<NodeId, number>()
   private readonly contacts = new Map<NodeId, readonly string[]>()
+  private readonly contactTried = new Map<NodeId, number>()
   private nextAloneTry = 0
   private nextUpkeep = 0
   private nextDeadProbe = 0
@@ -130,6 +131,14 @@ export class MembershipView {
 
   // ---- links ------------------------------------------------------------------------
 
+  /** Links an unknown (or lost) contact now, at most once per contact every 30 s. */
+  connectContact(node: NodeId, now: number): void {
+    if ((this.contactTried.get(node) ?? -Infinity) > now - 30_000) return
+    if (this.contactTried.size > 1024) this.contactTried.clear()
+    this.contactTried.set(node, now)
+    this.connect(node)
+  }
+
   connect(peer: NodeId): void {
     if (this.links.has(peer)) {
       this.linkUp(peer)
@@ -137,7 +146,12 @@ export class MembershipView {
     }
     if (this.connecting.has(peer)) return
     this.connecting.set(peer, this.host.env.now())
-    this.host.env.connect(peer, this.host.store.dataOf(peer)?.addrs ?? this.contacts.get(peer) ?? [])
+    this.host.env.connect(peer, this.addrsOf(peer))
+  }
+
+  /** Where to dial `peer`: its entry's addresses, or a contact's. */
+  addrsOf(peer: NodeId): readonly string[] {
+    return this.host.store.dataOf(peer)?.addrs ?? this.contacts.get(peer) ?? []
   }
 
   linkUp(peer: NodeId): void {
@@ -149,7 +163,7 @@ export class MembershipView {
     store.clearLocalDead(peer)
     const wasLost = this.lost.delete(peer)
     // Healing: a relay we had lost sight of, or we had no neighbor left (back from isolation).
-    const healing = wasLocalDead || this.activeCount() === 0 || store.livenessOf(peer) === Liveness.dead
+    const healing = wasLocalDead || this.activeCount() === 0 || !store.has(peer) || store.livenessOf(peer) === Liveness.dead
     this.host.onLinkUp(peer, healing)
     if (this.neighbors.has(peer)) return
     if (healing) {
@@ -344,6 +358,7 @@ export class MembershipView {
     if (this.neighbors.size + this.connecting.size >= this.cfg.targetDegree) return
     if (active === 0 && now >= this.nextAloneTry) {
       this.nextAloneTry = now + this.cfg.aloneRetryMs
+      env.discover?.()
       const contact = this.pickContact(now)
       if (contact !== undefined) this.connect(contact)
       if (contact !== undefined || this.neighbors.size > 0) return

@@ -161,9 +161,15 @@ export class Membership {
     })
   }
 
-  /** A relay to try when we have no neighbor (a bootstrap address, an mDNS sighting). */
+  /**
+   * A relay to try when we have no neighbor (a bootstrap address, an mDNS sighting). One we
+   * have never heard of, or hold dead, is linked at once: it may be another group of relays
+   * (started apart, or the other side of a healed partition), and views merge over that link.
+   */
   addContact(node: NodeId, addrs: readonly string[]): void {
-    if (node !== this.self) this.view.addContact(node, addrs)
+    if (node === this.self) return
+    this.view.addContact(node, addrs)
+    if (this.running && this.view.activeCount() > 0 && !this.store.inView(node)) this.view.connectContact(node, this.env.now())
   }
 
   /** Our own entry changed (clusters, topics, addresses): one new version, pushed as a delta. */
@@ -390,6 +396,11 @@ export class Membership {
   }
 
   // ---- status -----------------------------------------------------------------------
+
+  /** The neighbors, for status pages. */
+  neighborInfo(): Array<{ peer: NodeId; state: string; srtt: number; phi: number; degree: number; suspected: boolean }> {
+    return this.view.info(this.env.now(), 1 + this.health)
+  }
 
   /** Links membership wants kept (neighbors, links being opened, probes). */
   holds(peer: NodeId): boolean {

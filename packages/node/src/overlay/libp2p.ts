@@ -5,12 +5,10 @@ import { tcp } from '@libp2p/tcp'
 import { noise } from '@chainsafe/libp2p-noise'
 import { yamux } from '@libp2p/yamux'
 import { identify } from '@libp2p/identify'
-import { ping } from '@libp2p/ping'
-import { kadDHT, removePublicAddressesMapper } from '@libp2p/kad-dht'
 import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey, peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
-import { KEEP_ALIVE, type PeerId, type PrivateKey, type Connection } from '@libp2p/interface'
+import { type PeerId, type PrivateKey, type Connection } from '@libp2p/interface'
 import { CID } from 'multiformats/cid'
 import * as raw from 'multiformats/codecs/raw'
 import { sha256 } from 'multiformats/hashes/sha2'
@@ -26,6 +24,10 @@ export interface Libp2pOverlayInit {
   listen: string[]
   /** Discover relays on the LAN by mDNS. */
   mdns: boolean
+  /** Run a private kad-dht (cluster provider records, lookups beyond the directory). */
+  dht?: boolean
+  /** Addresses to advertise instead of the listen addresses (a proxy in front, NAT). */
+  announce?: string[]
   /** Keeps the peer identity across restarts (file `peer-key`, mode 0600). */
   dataDir?: string
   /** Also wrap every connection in @libp2p/pnet (hides even the libp2p handshake). */
@@ -62,6 +64,8 @@ export class Libp2pOverlay implements Overlay {
   private readonly privateKey: PrivateKey
   private readonly protocols: Record<StreamKind, string>
   private started: { node: Libp2p; events: OverlayEvents } | undefined
+  /** mDNS: queries the LAN on demand (discover()), answers others' queries always. */
+  private mdnsQuery: (() => void) | undefined
 
   /** The identity is loaded (or made) first, so the node id is known before start. */
   static async create(init: Libp2pOverlayInit): Promise<Libp2pOverlay> {
@@ -89,13 +93,19 @@ export class Libp2pOverlay implements Overlay {
     const peerDiscovery = []
     if (this.init.mdns) {
       const { mdns } = await import('@libp2p/mdns')
-      const make = mdns({ serviceTag: mdnsServiceTag(this.init.network), interval: 1000 })
+      const serviceTag = mdnsServiceTag(this.init.network)
+      // Relays answer every query, but ask the LAN themselves only when discover() says so (a
+      // relay with no neighbor): every mDNS response is multicast, so periodic queries from
+      // every relay would cost each relay O(N) packets a period. The interval is a backstop.
+      const make = mdns({ serviceTag, interval: 3600_000 })
       // libp2p turns a discovery into 'peer:discovery' only for a peer new to its peer store,
-      // so a relay we were once connected to (a partition, a connection aborted under load, a
-      // restart with the same identity) would never be dialled again however often mDNS sees
-      // it. Every sighting of a relay we are not connected to is reported.
+      // so a relay we were once connected to (a partition, a restart with the same identity)
+      // would never be reported again however often mDNS sees it. Every sighting is reported.
       peerDiscovery.push((components: Parameters<typeof make>[0]) => {
         const d = make(components)
+        this.mdnsQuery = () => {
+          (d as unknown as { mdns?: { query(q: unknown): void } }).mdns?.query({ questions: [{ name: serviceTag, type: 'PTR' }] })
+        }
         d.addEventListener('peer', (e) => {
           const id = e.detail.id.toString()
           if (this.started === undefined || id === this.nodeId || this.isConnected(id)) return
@@ -109,7 +119,7 @@ export class Libp2pOverlay implements Overlay {
       : undefined
     const node = await createLibp2p({
       privateKey: this.privateKey,
-      addresses: { listen: this.init.listen },
+      addresses: { listen: this.init.listen, ...(this.init.announce !== undefined ? { announce: this.init.announce } : {}) },
       transports: [tcp()],
       connectionEncrypters: [noise({ prologueBytes: noisePrologue(this.init.network, this.init.networkKey) })],
       streamMuxers: [yamux({ streamOptions: { initialStreamWindowSize: 4 << 20, maxStreamWindowSize: 16 << 20 } })],
@@ -120,25 +130,12 @@ export class Libp2pOverlay implements Overlay {
         allow: ['/ip4/127.0.0.0/ipcidr/8', '/ip4/10.0.0.0/ipcidr/8', '/ip4/172.16.0.0/ipcidr/12', '/ip4/192.168.0.0/ipcidr/16'],
         reconnectRetries: 3,
       },
-      // Notice a frozen peer in about a second, not the default ten.
-      // Ping every second. The timeout adapts to measured round trips between 1.5 s and 5 s:
-      // shorter ones aborted healthy connections whenever a loaded machine (or a link full of
-      // events) delayed a ping. A frozen relay still leaves every view after 2.5 s (directory
-      // expiry); its connection goes a little later.
-      connectionMonitor: { pingInterval: 1000, pingTimeout: { minTimeout: 1500, maxTimeout: 5000 } },
-      services: {
-        identify: identify(),
-        // The connection monitor (every second, above) and kad-dht's routing table both ping
-        // over /ipfs/ping/1.0.0. With ping's default stream limits (1 outbound, 2 inbound) the
-        // two collide; the monitor takes the refused stream for a dead peer and aborts the
-        // connection.
-        ping: ping({ maxOutboundStreams: 8, maxInboundStreams: 8 }),
-        dht: kadDHT({
-          protocol: overlayProtocolId(this.init.network, 'kad'),
-          clientMode: false,
-          peerInfoMapper: removePublicAddressesMapper,
-        }),
-      },
+      // No connection monitor: its fixed ping timeout took slow links (250 ms one way) for
+      // dead ones and aborted them, with every stream on them. Liveness is the membership
+      // protocol's business (phi-accrual per neighbor, indirect probes: directory/), which
+      // tells a slow relay from a dead one; a relay declared dead has its links closed.
+      connectionMonitor: { enabled: false },
+      services: { identify: identify(), ...(await this.dhtServices()) },
     })
     this.started = { node, events }
     const limits: Record<StreamKind, number> = { link: 4, tunnel: 1024 }
@@ -162,9 +159,24 @@ export class Libp2pOverlay implements Overlay {
     })
   }
 
-  keepAlive(peer: string): void {
-    const id = peerId(peer)
-    if (id !== undefined) this.node.peerStore.merge(id, { tags: { [KEEP_ALIVE]: { value: 1 } } }).catch(() => {})
+  /** The private DHT, only when asked for: it costs memory and background traffic. */
+  private async dhtServices(): Promise<Record<string, never>> {
+    if (this.init.dht !== true) return {}
+    const { ping } = await import('@libp2p/ping')
+    const { kadDHT, removePublicAddressesMapper } = await import('@libp2p/kad-dht')
+    return {
+      // kad-dht needs ping (and identify) to run.
+      ping: ping({ maxOutboundStreams: 8, maxInboundStreams: 8 }),
+      dht: kadDHT({
+        protocol: overlayProtocolId(this.init.network, 'kad'),
+        clientMode: false,
+        peerInfoMapper: removePublicAddressesMapper,
+      }),
+    } as unknown as Record<string, never>
+  }
+
+  discover(): void {
+    this.mdnsQuery?.()
   }
 
   isConnected(peer: string): boolean {
@@ -201,10 +213,12 @@ export class Libp2pOverlay implements Overlay {
   }
 
   provide(cluster: string): void {
+    if (this.init.dht !== true) return
     clusterKey(cluster).then((cid) => this.node.contentRouting.provide(cid)).catch(() => {})
   }
 
   async findProviders(cluster: string, timeoutMs: number): Promise<Provider[]> {
+    if (this.init.dht !== true) return []
     const out = new Map<string, string[]>()
     try {
       const cid = await clusterKey(cluster)

@@ -75,8 +75,8 @@ export interface Overlay {
   hangUp(peer: string): Promise<void>
   /** Opens a stream of `kind` to `peer`, dialling it (by known addresses) if needed. */
   openStream(peer: string, kind: StreamKind, options?: { signal?: AbortSignal }): Promise<ByteStream>
-  /** Asks the overlay to keep (and redial) the connection to a relay we are linked with. */
-  keepAlive?(peer: string): void
+  /** Looks for relays now (an mDNS query on the LAN), reporting them by `discovered`. */
+  discover?(): void
   /** Announces that this relay serves `cluster` (best effort, in the background). */
   provide?(cluster: string): void
   /** Relays known to serve `cluster`, found within `timeoutMs`. */

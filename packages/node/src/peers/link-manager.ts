@@ -1,27 +1,29 @@
 /**
- * peers/ — links to other relays: one long-lived peer link per pair of relays (opened on
- * connection, reopened while connected, redialled), the tunnel streams, and who we dial.
- * Frames go up through the sinks (sinks.ts) that the router and the directory implement.
+ * peers/ — links to other relays: one peer link per pair of relays that exchange anything,
+ * opened on demand (the control plane's neighbors, or the first request or event to a relay)
+ * and closed when idle, the tunnel streams, and the frames they carry. Frames go up through
+ * the sinks (sinks.ts) that the router and the directory implement.
  *
  * May import: overlay/, clock, constants, @herald/wire. Never routing/ or directory/.
  */
-import { ErrorCode, FrameType, NameReader, parseFrameAt, type Frame } from '@herald/wire'
-import type { Clock } from '../clock.js'
+import { ErrorCode, FRAME_HEADER_BYTES, FrameType, NameReader, encodeFrame, parseFrameAt, type Frame } from '@herald/wire'
+import type { Clock, Timer } from '../clock.js'
 import type { RelayLimits } from '../constants.js'
 import type { ByteStream, Overlay } from '../overlay/overlay.js'
-import type { Dialer } from './dialer.js'
 import { PeerLink } from './peer-link.js'
+import { Pending } from './pending.js'
 import type { LinkSinks, TunnelSink } from './sinks.js'
 import { TunnelStream } from './tunnel-stream.js'
 
 export interface LinkManagerInit {
   overlay: Overlay
-  dialer: Dialer
   network: string
   /** Peer links and tunnel streams accept frames up to this size. */
   maxFrameBytes: number
   clock: Clock
-  limits: Pick<RelayLimits, 'linkHighWaterBytes' | 'maxLinkBacklogBytes' | 'linkOpenWaitMs' | 'tunnelOpenTimeoutMs' | 'tunnelStreamStallMs'>
+  limits: Pick<RelayLimits,
+    'linkHighWaterBytes' | 'maxLinkBacklogBytes' | 'linkOpenWaitMs' | 'linkConnectTimeoutMs' | 'linkIdleMs' | 'maxLinks'
+    | 'tunnelOpenTimeoutMs' | 'tunnelStreamStallMs'>
   log: (msg: string) => void
 }
 
@@ -30,21 +32,48 @@ export interface LinkStats {
   bytesIn: number
   bytesOut: number
   dropped: number
+  /** Bytes accepted for the relay and not yet sent. */
+  backlog: number
 }
 
-/** Every peer link of this relay, and the streams other relays open to it. */
+interface Opening {
+  readonly since: number
+  readonly pending: Pending
+  timer: Timer | undefined
+}
+
+/** Housekeeping runs once a second; "recently used" is counted in these ticks. */
+const TICK_MS = 1000
+
+/**
+ * Every peer link of this relay. A link is opened when something needs it — the control plane
+ * (connect) or data for a relay we have no link to (frames wait, in order and bounded, until
+ * it is up) — and closed once nothing uses it: not held by the control plane, no tunnel to
+ * that relay, no data for linkIdleMs. At most maxLinks are kept; past that the least recently
+ * used idle one goes. So a relay has links to its few neighbors and to the relays it actually
+ * exchanges traffic with, not to every relay of the network.
+ */
 export class LinkManager {
   private readonly init: LinkManagerInit
   private readonly overlay: Overlay
   private readonly links = new Map<string, PeerLink>()
-  /** Peers we are opening a link to right now. */
-  private readonly opening = new Set<string>()
+  private readonly opening = new Map<string, Opening>()
+  /** Streams being opened right now (one at a time per relay). */
+  private readonly streamOpening = new Set<string>()
+  private readonly tunnels = new Map<string, number>()
   private readonly names = new NameReader()
   private sinks: LinkSinks | undefined
   private writableWaiters: Array<() => void> = []
+  private housekeeping: Timer | undefined
+  private tick = 0
   private stopped = false
-  /** Changes whenever a link comes or goes (readers cache what depends on the set of links). */
+  /** Changes whenever a link comes or goes. */
   generation = 0
+  /** Links closed for being idle, and for the cap. */
+  idleClosed = 0
+  evicted = 0
+  /** Bytes of CONTROL frames sent (membership, failure detection, directory). */
+  controlBytesOut = 0
 
   constructor(init: LinkManagerInit) {
     this.init = init
@@ -62,16 +91,16 @@ export class LinkManager {
       connected: (peer) => this.onConnect(peer),
       disconnected: (peer) => this.onDisconnect(peer),
       inbound: (stream) => this.inbound(stream, sinks),
-      discovered: (peer, addrs) => this.init.dialer.dial(peer, addrs.length > 0 ? addrs : undefined),
+      discovered: (peer, addrs) => sinks.control.discovered(peer, addrs),
     })
-    this.init.dialer.start()
+    this.housekeeping = this.init.clock.setInterval(() => this.housekeep(), TICK_MS)
+    this.housekeeping.unref?.()
   }
 
   has(peer: string): boolean {
     return this.links.has(peer)
   }
 
-  /** Every link up now. */
   all(): IterableIterator<PeerLink> {
     return this.links.values()
   }
@@ -80,22 +109,39 @@ export class LinkManager {
     return this.links.size
   }
 
-  /** Sends a control frame to a relay; false when there is no link to it. */
+  // ---- data ---------------------------------------------------------------------------
+
+  /** Sends a frame to a relay, opening a link if there is none (the frame waits); false when it cannot be queued. */
   send(peer: string, frame: Frame): boolean {
     const l = this.links.get(peer)
-    if (l === undefined || l.closed) return false
-    l.send(frame)
-    return true
+    if (l !== undefined && !l.closed) {
+      l.lastUsed = this.tick
+      l.send(frame)
+      return true
+    }
+    return this.queue(peer, encodeFrame(frame))
   }
 
   /** Sends pre-encoded event/broadcast bytes; false when dropped. */
   sendDroppable(peer: string, frame: Uint8Array): boolean {
     const l = this.links.get(peer)
-    return l !== undefined && l.sendDroppable(frame)
+    if (l !== undefined) {
+      l.lastUsed = this.tick
+      return l.sendDroppable(frame)
+    }
+    return this.queue(peer, frame.slice())
+  }
+
+  private queue(peer: string, bytes: Uint8Array): boolean {
+    if (this.stopped || peer === this.self) return false
+    this.open(peer)
+    return this.opening.get(peer)?.pending.push(bytes) ?? false
   }
 
   congested(peer: string): boolean {
-    return this.links.get(peer)?.congested === true
+    const l = this.links.get(peer)
+    if (l !== undefined) return l.congested
+    return (this.opening.get(peer)?.pending.bytes ?? 0) > this.init.limits.linkHighWaterBytes
   }
 
   /** Calls `resume` once no link is congested any more (or a congested link went away). */
@@ -114,21 +160,50 @@ export class LinkManager {
     const ac = new AbortController()
     const timer = this.init.clock.setTimeout(() => ac.abort(), this.init.limits.tunnelOpenTimeoutMs)
     const stream = this.overlay.openStream(peer, 'tunnel', { signal: ac.signal }).finally(() => this.init.clock.clearTimeout(timer))
-    return this.tunnelStream(stream, sink)
+    return this.tunnelStream(stream, peer, sink)
   }
 
-  /** Hangs up on a relay that misbehaved. */
-  disconnect(peer: string, why: string): void {
+  // ---- control ------------------------------------------------------------------------
+
+  /** Opens a link to `peer` for the control plane: it hears linkUp or connectFailed. */
+  connect(peer: string): void {
+    if (this.links.has(peer)) {
+      this.sinks?.control.linkUp(peer)
+      return
+    }
+    this.open(peer)
+  }
+
+  sendControl(peer: string, body: Uint8Array): void {
+    const l = this.links.get(peer)
+    if (l === undefined) return
+    // Header (5), the frame's type byte is in the header: the body is the rest.
+    this.controlBytesOut += FRAME_HEADER_BYTES + body.length
+    l.send({ type: FrameType.control, body })
+  }
+
+  /** The control plane no longer needs the link: close it now unless data used it lately. */
+  release(peer: string): void {
+    const l = this.links.get(peer)
+    if (l !== undefined && this.tick - l.lastUsed > 2) this.closeIfUnused(peer, l, 'no longer needed')
+  }
+
+  /** Closes everything to a relay (declared dead, or misbehaving). */
+  drop(peer: string, why: string): void {
     this.links.get(peer)?.close(why)
+    if (this.opening.has(peer)) this.failOpen(peer, why)
+    void this.overlay.hangUp(peer)
   }
 
   stats(): LinkStats[] {
-    return [...this.links.values()].map((l) => ({ nodeId: l.remote, bytesIn: l.bytesIn, bytesOut: l.bytesOut, dropped: l.dropped }))
+    return [...this.links.values()].map((l) => ({ nodeId: l.remote, bytesIn: l.bytesIn, bytesOut: l.bytesOut, dropped: l.dropped, backlog: l.pending }))
   }
 
   async stop(): Promise<void> {
     this.stopped = true
-    this.init.dialer.stop()
+    this.init.clock.clearInterval(this.housekeeping)
+    for (const o of this.opening.values()) this.init.clock.clearTimeout(o.timer)
+    this.opening.clear()
     for (const l of [...this.links.values()]) {
       l.send({ type: FrameType.close, code: ErrorCode.shutdown, reason: 'relay stopping' })
       l.close('relay stopping')
@@ -138,48 +213,106 @@ export class LinkManager {
 
   // ---- opening links ------------------------------------------------------------------
 
+  private open(peer: string): void {
+    if (this.stopped || this.links.has(peer) || this.opening.has(peer) || peer === this.self) return
+    this.evictIfFull()
+    const o: Opening = { since: this.init.clock.now(), pending: new Pending(this.init.limits.maxLinkBacklogBytes), timer: undefined }
+    this.opening.set(peer, o)
+    o.timer = this.init.clock.setTimeout(() => {
+      if (this.opening.get(peer) === o) this.failOpen(peer, `no link within ${this.init.limits.linkConnectTimeoutMs} ms`)
+    }, this.init.limits.linkConnectTimeoutMs)
+    o.timer.unref?.()
+    this.dial(peer, o)
+  }
+
+  /** Dials (a no-op when connected), then opens the link stream; a failed dial fails the open. */
+  private dial(peer: string, o: Opening): void {
+    const addrs = this.sinks?.control.addrsOf(peer) ?? []
+    this.overlay.dial(peer, addrs.length > 0 ? addrs : undefined).then(
+      () => { if (this.opening.get(peer) === o) this.onConnect(peer) },
+      (err: unknown) => { if (this.opening.get(peer) === o) this.failOpen(peer, `dial failed: ${(err as Error).message}`) },
+    )
+  }
+
+  private failOpen(peer: string, why: string): void {
+    const o = this.opening.get(peer)
+    if (o === undefined) return
+    this.opening.delete(peer)
+    this.init.clock.clearTimeout(o.timer)
+    if (o.pending.length > 0) this.sinks?.data.linkFailed(peer, why)
+    o.pending.take()
+    this.sinks?.control.connectFailed(peer)
+  }
+
   private onConnect(remote: string, attempt = 0): void {
-    // One open at a time per peer: several connections to one peer (both sides dialled at
-    // once, e.g. after mDNS) must not open several links.
-    if (this.stopped || this.links.has(remote) || this.opening.has(remote)) return
-    this.opening.add(remote)
-    // One link per pair: the lower id opens it; the other side opens it only if it never came.
-    // A failed open is retried (backing off) for as long as the peer stays connected: nothing
-    // else would ever open the link, since the heartbeat only dials peers with no connection.
+    if (this.stopped || this.links.has(remote) || this.streamOpening.has(remote)) return
+    this.streamOpening.add(remote)
+    // One link per pair: the lower id opens it at once; the other side opens it only if it
+    // never came. A failed open is retried, backing off, while the relay is connected and a
+    // link is wanted.
     const delay = attempt > 0 ? Math.min(250 * 2 ** attempt, 5000) : this.self < remote ? 0 : this.init.limits.linkOpenWaitMs
-    this.init.clock.setTimeout(() => {
-      if (this.stopped || this.links.has(remote) || !this.overlay.isConnected(remote)) {
-        this.opening.delete(remote)
+    const t = this.init.clock.setTimeout(() => {
+      if (this.stopped || this.links.has(remote)) {
+        this.streamOpening.delete(remote)
+        return
+      }
+      if (!this.overlay.isConnected(remote)) {
+        // The connection went away meanwhile: if a link is wanted, dial again (a dead relay
+        // refuses at once, which is what a lost link's owner needs to know quickly).
+        this.streamOpening.delete(remote)
+        const o = this.opening.get(remote)
+        if (o !== undefined) this.dial(remote, o)
         return
       }
       this.overlay.openStream(remote, 'link').then(
         (stream) => {
-          this.opening.delete(remote)
+          this.streamOpening.delete(remote)
           this.adopt(stream)
         },
         (err: unknown) => {
-          this.opening.delete(remote)
-          this.init.log(`link to ${remote} failed: ${(err as Error).message}`)
-          this.onConnect(remote, attempt + 1)
+          this.streamOpening.delete(remote)
+          const o = this.opening.get(remote)
+          if (o !== undefined && !this.overlay.isConnected(remote)) this.dial(remote, o)
+          else if (attempt < 4) this.onConnect(remote, attempt + 1)
+          else this.failOpen(remote, (err as Error).message)
         },
       )
-    }, delay).unref?.()
+    }, delay)
+    t.unref?.()
   }
 
   private onDisconnect(remote: string): void {
     this.links.get(remote)?.close('disconnected')
-    this.sinks?.gossip.peerLost(remote)
+    if (this.opening.has(remote) && !this.streamOpening.has(remote)) this.failOpen(remote, 'the connection closed')
   }
 
   private inbound(stream: ByteStream, sinks: LinkSinks): void {
     if (stream.kind === 'link') this.adopt(stream)
-    else this.tunnelStream(stream, sinks.tunnels)
+    else this.tunnelStream(stream, stream.remotePeer, sinks.tunnels)
   }
 
-  private tunnelStream(stream: ByteStream | Promise<ByteStream>, sink: TunnelSink): TunnelStream {
+  private tunnelStream(stream: ByteStream | Promise<ByteStream>, peer: string, sink: TunnelSink): TunnelStream {
     const l = this.init.limits
-    const t = new TunnelStream({ stream, sink, maxFrameBytes: this.init.maxFrameBytes, stallMs: l.tunnelStreamStallMs, clock: this.init.clock })
-    sink.attach(t)
+    // Count the tunnels to each relay: its connection is not hung up while one is open.
+    const counted: TunnelSink = {
+      attach: (t) => {
+        this.tunnels.set(peer, (this.tunnels.get(peer) ?? 0) + 1)
+        sink.attach(t)
+      },
+      detach: (t, why) => {
+        const n = (this.tunnels.get(peer) ?? 1) - 1
+        if (n <= 0) this.tunnels.delete(peer)
+        else this.tunnels.set(peer, n)
+        sink.detach(t, why)
+      },
+      openTunnel: (t, f) => sink.openTunnel(t, f),
+      tunnelAccept: (t, id, allowance) => sink.tunnelAccept(t, id, allowance),
+      tunnelData: (t, id, payload) => sink.tunnelData(t, id, payload),
+      tunnelAllowance: (t, id, bytes) => sink.tunnelAllowance(t, id, bytes),
+      tunnelClose: (t, id, code, reason) => sink.tunnelClose(t, id, code, reason),
+    }
+    const t = new TunnelStream({ stream, sink: counted, maxFrameBytes: this.init.maxFrameBytes, stallMs: l.tunnelStreamStallMs, clock: this.init.clock })
+    counted.attach(t)
     return t
   }
 
@@ -195,6 +328,7 @@ export class LinkManager {
       highWaterBytes: l.linkHighWaterBytes, maxBacklogBytes: l.maxLinkBacklogBytes, log: this.init.log,
       events: {
         ready: (link) => this.linkUp(link),
+        received: (link) => this.sinks?.control.heard(link.remote),
         frame: (link, type, buf, start, end) => this.onFrame(link, type, buf, start, end),
         closed: (link, why) => this.linkDown(link, why),
         writable: () => this.linkWritable(),
@@ -203,27 +337,32 @@ export class LinkManager {
   }
 
   private linkUp(link: PeerLink): void {
-    this.overlay.keepAlive?.(link.remote)
     const old = this.links.get(link.remote)
     this.links.set(link.remote, link)
     if (old !== undefined && old !== link) old.close('replaced by a newer link')
+    link.lastUsed = this.tick
     this.generation++
+    const o = this.opening.get(link.remote)
+    if (o !== undefined) {
+      this.opening.delete(link.remote)
+      this.init.clock.clearTimeout(o.timer)
+      // What waited for the link leaves first, in the order it was sent.
+      for (const bytes of o.pending.take()) link.sendRaw(bytes)
+    }
     this.sinks?.data.linkUp(link)
-    // Give the new peer our whole view; it gives us its own.
-    this.sinks?.gossip.linkUp(link)
+    this.sinks?.control.linkUp(link.remote)
   }
 
   private linkDown(link: PeerLink, why: string): void {
     if (this.links.get(link.remote) !== link) {
-      // A replaced link, or one that closed before its handshake: if no link is left, get one.
-      if (!this.stopped && !this.links.has(link.remote) && this.overlay.isConnected(link.remote)) this.onConnect(link.remote, 1)
+      // A replaced link, or one that closed before its handshake: if a link is still wanted, get one.
+      if (!this.stopped && this.opening.has(link.remote) && this.overlay.isConnected(link.remote)) this.onConnect(link.remote, 1)
       return
     }
     this.links.delete(link.remote)
     this.generation++
     this.sinks?.data.linkDown(link, why)
-    if (!this.stopped && this.overlay.isConnected(link.remote)) this.onConnect(link.remote)
-    else this.sinks?.gossip.peerLost(link.remote)
+    this.sinks?.control.linkDown(link.remote)
   }
 
   /** A link drained (or closed): wake the waiting publishers if no link is congested now. */
@@ -234,6 +373,38 @@ export class LinkManager {
     for (const w of waiters) w()
   }
 
+  // ---- idle links ---------------------------------------------------------------------
+
+  private housekeep(): void {
+    this.tick++
+    if (this.tick % 5 !== 0) return
+    const idleTicks = Math.ceil(this.init.limits.linkIdleMs / TICK_MS)
+    for (const [peer, l] of [...this.links]) {
+      if (this.tick - l.lastUsed >= idleTicks) this.closeIfUnused(peer, l, 'idle')
+    }
+  }
+
+  private closeIfUnused(peer: string, l: PeerLink, why: string): boolean {
+    const sinks = this.sinks
+    if (sinks === undefined || sinks.control.holds(peer) || sinks.data.inUse(peer) || (this.tunnels.get(peer) ?? 0) > 0 || this.opening.has(peer)) return false
+    this.idleClosed++
+    l.close(why)
+    void this.overlay.hangUp(peer)
+    return true
+  }
+
+  /** At the cap: the least recently used link nothing holds goes. */
+  private evictIfFull(): void {
+    if (this.links.size + this.opening.size < this.init.limits.maxLinks) return
+    const byAge = [...this.links].sort((a, b) => a[1].lastUsed - b[1].lastUsed)
+    for (const [peer, l] of byAge) {
+      if (this.closeIfUnused(peer, l, 'too many links: least recently used')) {
+        this.evicted++
+        return
+      }
+    }
+  }
+
   // ---- frames -------------------------------------------------------------------------
 
   private onFrame(link: PeerLink, type: number, buf: Uint8Array, start: number, end: number): void {
@@ -241,6 +412,7 @@ export class LinkManager {
     if (sinks === undefined) return
     // Events are forwarded to local receivers as received (the same bytes).
     if (type === FrameType.event) {
+      link.lastUsed = this.tick
       const topic = this.names.read(buf, start, end)
       sinks.data.event(link.remote, topic, new Uint8Array(buf.buffer, buf.byteOffset + start, end - start))
       return
@@ -251,13 +423,11 @@ export class LinkManager {
       case FrameType.reply:
       case FrameType.failure:
       case FrameType.broadcast:
+        link.lastUsed = this.tick
         sinks.data.frame(link.remote, f, buf.subarray(start, end))
         return
-      case FrameType.directory:
-        sinks.gossip.entries(link, f.entries)
-        return
-      case FrameType.digest:
-        sinks.gossip.digest(link, f.digest)
+      case FrameType.control:
+        sinks.control.control(link.remote, f.body)
         return
       case FrameType.ping:
         link.send({ type: FrameType.pong, token: f.token })

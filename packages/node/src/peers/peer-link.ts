@@ -4,6 +4,8 @@ import type { ByteStream } from '../overlay/overlay.js'
 export interface PeerLinkEvents {
   /** The other relay said a valid PEER_HELLO: frames flow from now on. */
   ready(link: PeerLink): void
+  /** Bytes arrived (any, before they are cut into frames): a sign of life. */
+  received(link: PeerLink): void
   /** One frame after the handshake: `buf[start, end)`, header included, valid during the call. */
   frame(link: PeerLink, type: number, buf: Uint8Array, start: number, end: number): void
   /** Reported once, however the link ended. */
@@ -41,6 +43,8 @@ export class PeerLink {
   private ready = false
   private isClosed = false
   dropped = 0
+  /** When data last went either way (the link manager's coarse clock), for closing idle links. */
+  lastUsed = 0
 
   constructor(init: PeerLinkInit) {
     this.init = init
@@ -55,7 +59,10 @@ export class PeerLink {
       onDrain: () => { if (!this.congested) init.events.writable() },
     })
     stream.attach({
-      message: (bytes) => this.channel.receive(bytes),
+      message: (bytes) => {
+        if (this.ready) init.events.received(this)
+        this.channel.receive(bytes)
+      },
       drain: () => this.channel.drained(),
       // A link is two-way: once the peer closed its side (it dropped this link, e.g. as a
       // duplicate), nothing will ever arrive here, and what we send is ignored. 'close' alone
@@ -101,6 +108,11 @@ export class PeerLink {
     }
     this.channel.sendRaw(frame)
     return true
+  }
+
+  /** Pre-encoded frames that must not be dropped (what waited while the link was opened). */
+  sendRaw(bytes: Uint8Array): void {
+    if (!this.isClosed) this.channel.sendRaw(bytes)
   }
 
   /** Closes the link (flushing what is batched) and reports it once. */

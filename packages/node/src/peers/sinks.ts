@@ -11,19 +11,34 @@ export interface PeerFrameSink {
   linkUp(link: PeerLink): void
   /** The current link to a relay is gone. */
   linkDown(link: PeerLink, why: string): void
+  /** Requests are in flight to or from `peer`: its link must not be closed as idle. */
+  inUse(peer: string): boolean
+  /** A link we were opening (frames waited for it) could not be opened. */
+  linkFailed(peer: string, why: string): void
   /** REQUEST, REPLY, FAILURE or BROADCAST from `peer`; `bytes` is the whole frame as received. */
   frame(peer: string, frame: Frame, bytes: Uint8Array): void
   /** An EVENT from `peer`: its topic, and the frame's bytes (forwarded as they are). */
   event(peer: string, topic: string, bytes: Uint8Array): void
 }
 
-/** Directory gossip from other relays, for the directory. */
-export interface GossipSink {
-  linkUp(link: PeerLink): void
-  entries(link: PeerLink, json: Uint8Array): void
-  digest(link: PeerLink, json: Uint8Array): void
-  /** Neither a link nor a connection to `peer` is left. */
-  peerLost(peer: string): void
+/** The control plane (membership, failure detection, the directory), for directory/. */
+export interface ControlSink {
+  /** A link to `peer` finished its handshake (opened by either side). */
+  linkUp(peer: string): void
+  /** The link to `peer` closed. */
+  linkDown(peer: string): void
+  /** A link asked for with connect() could not be opened. */
+  connectFailed(peer: string): void
+  /** A CONTROL frame's body from `peer`. */
+  control(peer: string, body: Uint8Array): void
+  /** Bytes arrived from `peer` (a sign of life, whatever they are). */
+  heard(peer: string): void
+  /** Discovery (mDNS, the DHT) saw a relay. */
+  discovered(peer: string, addrs: string[]): void
+  /** Where `peer` can be dialled (its directory entry). */
+  addrsOf(peer: string): readonly string[]
+  /** The control plane needs the link to `peer` kept (a neighbor, a probe): not closed when idle. */
+  holds(peer: string): boolean
 }
 
 /** A tunnel stream as its sink sees it: one more endpoint of the router. */
@@ -45,6 +60,6 @@ export interface TunnelSink {
 
 export interface LinkSinks {
   data: PeerFrameSink
-  gossip: GossipSink
+  control: ControlSink
   tunnels: TunnelSink
 }

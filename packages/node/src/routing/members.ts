@@ -1,5 +1,5 @@
 import type { MemberLimits } from '@herald/wire'
-import type { ClusterLoad } from '../directory/directory.js'
+import type { ClusterLoad } from '../directory/control-plane.js'
 import type { ClientEndpoint } from './endpoint.js'
 import type { MemberState, RouterCounters } from './state.js'
 

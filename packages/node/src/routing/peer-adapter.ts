@@ -36,6 +36,18 @@ export class PeerAdapter implements PeerFrameSink {
     this.router.remoteLost(link.remote)
   }
 
+  inUse(peer: string): boolean {
+    if (this.router.inflightAt(peer) > 0) return true
+    // Requests it sent us, still being served here: the answers go back over its link.
+    const ep = this.endpoints.get(peer)
+    return ep !== undefined && this.router.usage(ep).requests.size > 0
+  }
+
+  linkFailed(peer: string): void {
+    // Requests sent to it waited for the link: they have lost their member.
+    this.router.remoteLost(peer)
+  }
+
   frame(peer: string, f: Frame, bytes: Uint8Array): void {
     const ep = this.endpoints.get(peer)
     if (ep === undefined) return

@@ -34,6 +34,8 @@ export class Requests {
   private readonly table: RequestTable
   private remoteRr = 0
   private lookupsRunning = 0
+  /** Payload bytes held by requests waiting for a lookup (bounded like a cluster's queue). */
+  private lookupBytes = 0
   stopping = false
 
   constructor(init: RequestsInit) {
@@ -74,7 +76,8 @@ export class Requests {
     const group = members.group(frame.cluster)
     const remotes = localOnly || remote === undefined ? [] : remote.clusterNodes(frame.cluster)
     if (group === undefined && remotes.length === 0) {
-      if (!localOnly && mayLookUp && remote?.lookup !== undefined && frame.timeoutMs > limits.lookupTimeoutMs && this.lookupsRunning < limits.maxLookups) {
+      if (!localOnly && mayLookUp && remote?.lookup !== undefined && this.lookupsRunning < limits.maxLookups &&
+          this.lookupBytes + frame.payload.length <= limits.maxQueuedRequestBytesPerCluster) {
         this.lookup(origin, frame, remote)
         return
       }
@@ -111,21 +114,26 @@ export class Requests {
     }
   }
 
-  /** Nobody in the directory serves the cluster: ask the DHT before answering "no members". */
+  /**
+   * Nobody in the directory serves the cluster: before answering "no members", wait (within
+   * the request's own timeout) for a relay that served it moments ago, or ask the DHT.
+   */
   private lookup(origin: Endpoint, frame: RequestFrame, remote: RemoteNodes): void {
-    const { clock, counters, limits, endpoints } = this.init
+    const { clock, counters, endpoints } = this.init
     const payload = copyBytes(frame.payload)
     const started = clock.now()
     counters.lookups++
     this.lookupsRunning++
+    this.lookupBytes += payload.length
     const retry = (): void => {
       this.lookupsRunning--
+      this.lookupBytes -= payload.length
       const st = endpoints.get(origin)
       if (st === undefined) return
       const timeoutMs = Math.max(1, frame.timeoutMs - (clock.now() - started))
       this.route(origin, st, { ...frame, payload, timeoutMs }, false)
     }
-    remote.lookup!(frame.cluster, limits.lookupTimeoutMs).then(retry, retry)
+    remote.lookup!(frame.cluster, frame.timeoutMs).then(retry, retry)
   }
 
   private dispatch(r: RequestState, member: MemberState, payload: Uint8Array): void {
@@ -176,6 +184,10 @@ export class Requests {
   }
 
   /** The link to another relay is gone: what it was serving has lost its member. */
+  inflightAt(node: string): number {
+    return this.table.atRemote(node)
+  }
+
   remoteLost(node: string): void {
     for (const r of this.table.lostRemote(node)) {
       this.init.counters.membersLost++

@@ -1,7 +1,7 @@
 import { ErrorCode, type MemberLimits, type TunnelOpenFrame } from '@herald/wire'
 import { systemClock, type Clock } from '../clock.js'
 import { DEFAULT_LIMITS, type RelayLimits } from '../constants.js'
-import type { LocalSummary } from '../directory/gossip.js'
+import type { LocalSummary } from '../directory/control-plane.js'
 import type { RemoteNodes } from '../directory/remote-index.js'
 import type { TunnelSink } from '../peers/sinks.js'
 import type { Ack, ClientEndpoint, Endpoint } from './endpoint.js'
@@ -127,6 +127,11 @@ export class Router implements TunnelSink {
   }
 
   /** The link to another relay is gone: what it was serving has lost its member. */
+  /** Requests in flight to another relay (sent there, not answered yet). */
+  inflightAt(node: string): number {
+    return this.requests.inflightAt(node)
+  }
+
   remoteLost(node: string): void {
     this.requests.remoteLost(node)
   }
