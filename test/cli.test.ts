@@ -124,7 +124,7 @@ describe.concurrent('herald CLI patterns', () => {
     await sub.waitFor(/subscribed to "news"/)
     expect(await runCli(['publish', 'news', 'first event', '--port', port])).toEqual({ code: 0, stdout: '', stderr: '' })
     expect(await runCli(['publish', 'news', 'second event', '--port', port])).toEqual({ code: 0, stdout: '', stderr: '' })
-    expect(await sub.exited).toBe(0)
+    expect(await sub.closed).toBe(0)
     expect(sub.stdout()).toBe('first event\nsecond event\n')
   })
 
@@ -284,7 +284,7 @@ describe.concurrent('herald relay process', () => {
     const sub = spawnCli(['subscribe', 'news', '--port', String(relay.port)])
     await sub.waitFor(/subscribed to "news"/)
     relay.kill(signal)
-    expect(await relay.exited).toBe(0)
+    expect(await relay.closed).toBe(0)
     expect(relay.stderr()).toContain(signal)
     // Its clients notice and end on their own (no process is left behind).
     await member.exited

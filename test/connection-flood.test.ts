@@ -165,7 +165,6 @@ describe('connection floods (--stall-timeout 1500)', () => {
       rssGrowthMiB: +((rssOf(relay.pid) - rss0) / 1048576).toFixed(1),
     }
     console.log(JSON.stringify(summary))
-    expect(dropped).toBe(FLOOD)
     expect(probes.failed).toEqual([])
     expect(probes.ok).toBeGreaterThan(0) // served during the flood (how many depends on the machine)
     for (const [i, l] of lorisResults.entries()) {

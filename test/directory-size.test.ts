@@ -1,6 +1,6 @@
 import { afterAll, expect, it } from 'vitest'
 import { connect } from '@herald/client'
-import { killAll, startRelay, until } from './harness.js'
+import { killAll, startRelay } from './harness.js'
 
 afterAll(killAll)
 
@@ -15,13 +15,11 @@ it('a large directory entry crosses between relays with a small --max-message', 
   const topics = Array.from({ length: 300 }, (_, i) => `topic-${i}-${'x'.repeat(40)}`)
   for (const t of topics) await c.subscribe(t)
   const viewer = await connect({ port: b.port })
-  let seen = 0
-  await until(async () => {
+  const seen = async (): Promise<number> => {
     const v = JSON.parse(Buffer.from(await viewer.request('$herald.status', '')).toString()) as View
-    seen = v.peers.find((p) => p.nodeId === a.peerId)?.topics.length ?? 0
-    return seen === topics.length
-  }, 15_000, 'relay B to see all of relay A\'s topics')
-  expect(seen).toBe(topics.length)
+    return v.peers.find((p) => p.nodeId === a.peerId)?.topics.length ?? 0
+  }
+  await expect.poll(seen, { timeout: 15_000, interval: 50, message: 'relay B to see all of relay A\'s topics' }).toBe(topics.length)
   await viewer.close()
   await c.close()
 })

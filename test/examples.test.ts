@@ -13,7 +13,7 @@ describe('examples', () => {
     const run = spawnNode(join(ROOT, 'examples/databases/run.ts'), [], { nodeArgs: ['--import', 'tsx'] })
     // SIGTERM, not SIGKILL: run.ts then stops the relay and members it started.
     const timer = setTimeout(() => run.kill('SIGTERM'), 50_000)
-    const code = await run.exited
+    const code = await run.closed
     clearTimeout(timer)
     expect(code, `stderr:\n${run.stderr()}`).toBe(0)
 

@@ -9,7 +9,8 @@ import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..')
-export const CLI = join(ROOT, 'packages/node/dist/cli.js')
+/** The herald command as npm installs it (a launcher of packages/cli/dist/main.js). */
+export const CLI = join(ROOT, 'packages/cli/bin/herald.js')
 
 const live = new Set<ChildProcess>()
 
@@ -20,8 +21,10 @@ export interface Proc {
   stderr(): string
   /** Resolves with the first match of `re` in stdout or stderr (whichever sees it). */
   waitFor(re: RegExp, timeoutMs?: number): Promise<RegExpMatchArray>
-  /** Resolves with the exit code (or the signal's name). */
+  /** Resolves with the exit code (or the signal's name). Output may still be arriving: see `closed`. */
   exited: Promise<number | string>
+  /** Resolves once the process exited and its stdout and stderr are read to the end. */
+  closed: Promise<number | string>
   kill(signal?: NodeJS.Signals): void
 }
 
@@ -53,6 +56,9 @@ export function spawnNode(script: string, args: string[], opts: SpawnOptions = {
       for (const w of watchers) w()
     })
   })
+  const closed = new Promise<number | string>((resolve) => {
+    child.on('close', (code, signal) => resolve(code ?? signal ?? -1))
+  })
   if (opts.input !== undefined) child.stdin!.end(opts.input)
   child.stdin!.on('error', () => {})
   let exitedFlag = false
@@ -63,6 +69,7 @@ export function spawnNode(script: string, args: string[], opts: SpawnOptions = {
     stdout: () => out,
     stderr: () => err,
     exited,
+    closed,
     kill: (signal: NodeJS.Signals = 'SIGKILL') => { if (child.exitCode === null && child.signalCode === null) child.kill(signal) },
     waitFor(re: RegExp, timeoutMs = 15_000) {
       return new Promise<RegExpMatchArray>((resolve, reject) => {
@@ -93,7 +100,8 @@ export function spawnCli(args: string[], opts: SpawnOptions = {}): Proc {
 export async function runCli(args: string[], opts: SpawnOptions & { timeoutMs?: number } = {}): Promise<{ code: number | string; stdout: string; stderr: string }> {
   const p = spawnCli(args, opts)
   const timer = setTimeout(() => p.kill(), opts.timeoutMs ?? 30_000)
-  const code = await p.exited
+  // 'exit' can come before the last of the output has been read: wait for the pipes to close.
+  const code = await p.closed
   clearTimeout(timer)
   return { code, stdout: p.stdout(), stderr: p.stderr() }
 }

@@ -13,8 +13,8 @@ import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 
 const here = dirname(fileURLToPath(import.meta.url))
-// The CLI sits beside the entry point of @herald/node (dist/cli.js).
-const cli = fileURLToPath(new URL('./cli.js', import.meta.resolve('@herald/node')))
+// The herald command of @herald/cli (its launcher, bin/herald.js, beside dist/).
+const cli = fileURLToPath(new URL('../bin/herald.js', import.meta.resolve('@herald/cli')))
 const MEMBERS = ['db-1', 'db-2', 'db-3']
 
 const { values } = parseArgs({ options: { port: { type: 'string' } } })

@@ -1,40 +1,23 @@
-import { copyBytes, ErrorCode, FrameType, Role, WireError, nameBytes, type Frame, type MemberLimits } from '@herald/wire'
+import { ErrorCode, FrameType, MAX_OPENER_ID, Role, WireError, nameBytes, type Frame, type MemberLimits, type WelcomeFrame } from '@herald/wire'
 import {
-  ClosedError, HeraldError, MessageTooLargeError, TimeoutError, errorFromWire,
+  ClosedError, HeraldError, MessageTooLargeError, errorFromWire,
 } from './errors.js'
 import {
   DEFAULT_CONNECT_TIMEOUT_MS, DEFAULT_HOST, DEFAULT_PORT, DEFAULT_REQUEST_TIMEOUT_MS,
   DEFAULT_SUBSCRIPTION_MEMORY, DEFAULT_TUNNEL_TIMEOUT_MS,
 } from './constants.js'
 import { Subscription, type SubscriptionHandler, type SubscriptionLimits } from './subscription.js'
-import { Tunnel } from './tunnel.js'
+import type { Tunnel } from './tunnel.js'
+import { TunnelTable } from './tunnel-table.js'
+import { PendingCalls } from './pending.js'
+import { Subscriptions } from './subscriptions.js'
 import { Transport } from './transport.js'
 import { RESOLVED, abortError, checkTimeout, toBytes, withDeadline, type Payload, type WaitOptions } from './util.js'
-import { SealKind, keyRing, open, seal, type ClusterKeys, type KeyRing } from './keys.js'
+import { SealKind, seal, type KeyRing } from './keys.js'
 import type { TunnelCrypto } from './tunnel.js'
+import { rings, type ConnectOptions } from './options.js'
 
-export interface ConnectOptions {
-  /** Relay host (default 127.0.0.1). */
-  host?: string
-  /** Relay client port (default 55555). */
-  port?: number
-  /** Connect to the relay's Unix socket instead of TCP. */
-  socketPath?: string
-  /** How long to wait for the relay's handshake (default 5000 ms). */
-  timeoutMs?: number
-  /** Called once if the relay connection is lost (not after close()). */
-  onDrop?: (reason: HeraldError) => void
-  /** End-to-end keys per cluster: requests, replies, broadcasts and tunnels are sealed. */
-  clusterKeys?: Record<string, ClusterKeys>
-  /** End-to-end keys per topic: events are sealed. */
-  topicKeys?: Record<string, ClusterKeys>
-}
-
-function rings(keys: Record<string, ClusterKeys> | undefined): Map<string, KeyRing> {
-  const m = new Map<string, KeyRing>()
-  for (const [name, k] of Object.entries(keys ?? {})) m.set(name, keyRing(k))
-  return m
-}
+export type { ConnectOptions } from './options.js'
 
 export type RequestOptions = WaitOptions
 export type TunnelOptions = WaitOptions
@@ -46,38 +29,17 @@ export interface MemberHooks {
   onTunnel(conn: Connection, id: number): void
 }
 
-interface PendingRequest {
-  resolve: (v: Uint8Array) => void
-  reject: (e: unknown) => void
-  timer: ReturnType<typeof setTimeout> | undefined
-  cluster: string
-  ring: KeyRing | undefined
-}
-
-interface PendingAck {
-  resolve: () => void
-  reject: (e: unknown) => void
-}
-
-interface PendingTunnel {
-  tunnel: Tunnel
-  resolve: (t: Tunnel) => void
-  reject: (e: unknown) => void
-}
-
 /** A connection to the local relay. Create it with `connect()`. */
 export class Connection {
   private readonly transport: Transport
-  private readonly requests = new Map<number, PendingRequest>()
-  private readonly acks = new Map<number, PendingAck>()
-  private readonly topics = new Map<string, Subscription[]>()
-  private readonly tunnels = new Map<number, Tunnel>()
-  private readonly opening = new Map<number, PendingTunnel>()
+  private welcome: WelcomeFrame | undefined
+  private readonly calls = new PendingCalls()
+  private readonly subs = new Subscriptions()
+  private readonly tunnels = new TunnelTable(this)
   private nextId = 1
-  private nextSeq = 1
   private isClosed = false
   private closing = false
-  private member: MemberHooks | undefined
+  private readonly member: MemberHooks | undefined
   private readonly onDrop: ((reason: HeraldError) => void) | undefined
   private readonly clusterRings: Map<string, KeyRing>
   private readonly topicRings: Map<string, KeyRing>
@@ -85,37 +47,46 @@ export class Connection {
   readonly closed: Promise<HeraldError | undefined>
   private resolveClosed!: (e: HeraldError | undefined) => void
 
-  /** Internal: use connect(). */
-  constructor(transport: Transport, options: ConnectOptions = {}) {
-    this.transport = transport
-    this.onDrop = options.onDrop
+  /** Internal: use connect() or register(); then await handshake(). */
+  constructor(options: ConnectOptions, role: Role, member?: MemberHooks) {
+    // Keys are parsed first: a bad key is an error with no connection to clean up.
     this.clusterRings = rings(options.clusterKeys)
     this.topicRings = rings(options.topicKeys)
+    this.onDrop = options.onDrop
+    this.member = member
     this.closed = new Promise((r) => { this.resolveClosed = r })
-    transport.setEvents({
+    this.transport = new Transport({
+      host: options.host ?? DEFAULT_HOST,
+      port: options.port ?? DEFAULT_PORT,
+      ...(options.socketPath !== undefined ? { socketPath: options.socketPath } : {}),
+      ...(options.socket !== undefined ? { socket: options.socket } : {}),
+      role,
+      connectTimeoutMs: options.timeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
+    }, {
       onFrame: (f) => this.onFrame(f),
-      onEvent: (topic, payload) => {
-        const list = this.topics.get(topic)
-        if (list === undefined) return
-        for (let i = 0; i < list.length; i++) (list[i] as Subscription).deliver(payload)
-      },
+      onEvent: (topic, payload) => this.subs.deliver(topic, payload),
       onClose: (e) => this.onTransportClose(e),
     })
   }
 
+  /** Internal: resolves once the relay welcomed this connection; rejects when it could not connect. */
+  async handshake(): Promise<void> {
+    this.welcome = await this.transport.ready
+  }
+
+  private get welcomed(): WelcomeFrame {
+    if (this.welcome === undefined) throw new ClosedError('the connection is not open yet')
+    return this.welcome
+  }
+
   /** The relay's node id (its overlay peer id). */
   get nodeId(): string {
-    return this.transport.welcome.nodeId
+    return this.welcomed.nodeId
   }
 
   /** The largest payload the relay accepts. */
   get maxMessageBytes(): number {
-    return this.transport.welcome.maxMessageBytes
-  }
-
-  /** Internal: make this connection a member's. */
-  setMember(hooks: MemberHooks): void {
-    this.member = hooks
+    return this.welcomed.maxMessageBytes
   }
 
   private ensureOpen(): void {
@@ -139,10 +110,10 @@ export class Connection {
   }
 
   /** Request and tunnel ids: below 2^31 (the relay numbers tunnels it hands to members from 2^31). */
-  private allocId(inUse: Map<number, unknown>): number {
+  private allocId(inUse: ReadonlyMap<number, unknown>): number {
     for (;;) {
       const id = this.nextId
-      this.nextId = this.nextId >= 0x7fffffff ? 1 : this.nextId + 1
+      this.nextId = this.nextId >= MAX_OPENER_ID ? 1 : this.nextId + 1
       if (!inUse.has(id)) return id
     }
   }
@@ -171,21 +142,8 @@ export class Connection {
       this.checkSize(bytes, 'request')
       const timeoutMs = checkTimeout(options.timeoutMs, DEFAULT_REQUEST_TIMEOUT_MS)
       if (options.signal?.aborted === true) throw abortError(options.signal, `request to "${cluster}"`)
-      const id = this.allocId(this.requests)
-      return new Promise<Uint8Array>((resolve, reject) => {
-        const entry: PendingRequest = { resolve, reject, timer: undefined, cluster, ring }
-        entry.timer = setTimeout(() => {
-          if (this.requests.delete(id)) reject(new TimeoutError(`request to "${cluster}" timed out after ${timeoutMs} ms`))
-        }, timeoutMs)
-        if (options.signal !== undefined) {
-          const signal = options.signal
-          signal.addEventListener('abort', () => {
-            if (!this.requests.delete(id)) return
-            clearTimeout(entry.timer)
-            reject(abortError(signal, `request to "${cluster}"`))
-          }, { once: true })
-        }
-        this.requests.set(id, entry)
+      const id = this.allocId(this.calls.requestIds)
+      return this.calls.request(id, cluster, ring, { timeoutMs, signal: options.signal }, () => {
         this.transport.send({ type: FrameType.request, id, timeoutMs, cluster, payload: bytes })
       })
     } catch (err) {
@@ -239,33 +197,33 @@ export class Connection {
     const sub = new Subscription({
       topic, memoryLimit, owner: this, ...(handler !== undefined ? { handler } : {}), ...(ring !== undefined ? { ring } : {}),
     })
-    const list = this.topics.get(topic) ?? []
-    list.push(sub)
-    this.topics.set(topic, list)
+    this.subs.add(sub)
     try {
       await this.ack({ type: FrameType.subscribe, seq: 0, topic, memoryLimit }, options)
     } catch (err) {
-      this.removeSub(sub)
+      this.subs.remove(sub)
       sub.markClosed(err as Error)
       throw err
     }
     return sub
   }
 
-  private removeSub(sub: Subscription): boolean {
-    const list = this.topics.get(sub.topic)
-    if (list === undefined) return false
-    const i = list.indexOf(sub)
-    if (i < 0) return false
-    list.splice(i, 1)
-    if (list.length === 0) this.topics.delete(sub.topic)
-    return true
-  }
-
   /** Internal: a subscription's unsubscribe(). */
   async unsubscribeTopic(sub: Subscription): Promise<void> {
-    if (!this.removeSub(sub) || this.isClosed) return
+    if (!this.subs.remove(sub) || this.isClosed) return
     await this.ack({ type: FrameType.unsubscribe, seq: 0, topic: sub.topic }, { timeoutMs: DEFAULT_CONNECT_TIMEOUT_MS })
+  }
+
+  /** Internal: a subscription's drain(): events keep arriving until the relay confirms (its ACK follows them). */
+  async drainTopic(sub: Subscription): Promise<void> {
+    if (this.isClosed || this.closing) return
+    // Events up to the ACK are the subscription's; none after it.
+    const remove = (): void => { this.subs.remove(sub) }
+    try {
+      await this.ack({ type: FrameType.unsubscribe, seq: 0, topic: sub.topic }, { timeoutMs: DEFAULT_CONNECT_TIMEOUT_MS }, remove)
+    } finally {
+      remove()
+    }
   }
 
   /** Opens a tunnel to one member of `cluster`. */
@@ -274,17 +232,13 @@ export class Connection {
       this.ensureOpen()
       this.checkName(cluster, 'cluster')
       const timeoutMs = checkTimeout(options.timeoutMs, DEFAULT_TUNNEL_TIMEOUT_MS)
-      const id = this.allocId(this.tunnels)
+      const id = this.allocId(this.tunnels.ids)
       const ring = this.clusterRings.get(cluster)
       const crypto: TunnelCrypto | undefined = ring === undefined ? undefined : { ring, name: cluster, sendKind: SealKind.toMember, recvKind: SealKind.toClient }
-      const tunnel = new Tunnel({ id, owner: this, ...(crypto !== undefined ? { crypto } : {}) })
-      this.tunnels.set(id, tunnel)
-      const p = new Promise<Tunnel>((resolve, reject) => {
-        this.opening.set(id, { tunnel, resolve, reject })
-      })
+      const { tunnel, accepted } = this.tunnels.open(id, crypto)
       this.transport.send({ type: FrameType.tunnelOpen, tunnel: id, timeoutMs, cluster })
-      return withDeadline(p, { ...options, timeoutMs: timeoutMs + 250 }, `tunnel to "${cluster}"`, () => {
-        if (this.opening.delete(id)) void tunnel.close()
+      return withDeadline(accepted, { ...options, timeoutMs: timeoutMs + 250 }, `tunnel to "${cluster}"`, () => {
+        if (this.tunnels.abandon(id)) void tunnel.close()
       })
     } catch (err) {
       return Promise.reject(err)
@@ -292,14 +246,13 @@ export class Connection {
   }
 
   /** Internal: register/unregister/subscribe/unsubscribe wait for the relay's ACK. */
-  ack(frame: Frame & { seq: number }, options: WaitOptions = {}): Promise<void> {
+  ack(frame: Frame & { seq: number }, options: WaitOptions = {}, onAck?: () => void): Promise<void> {
     this.ensureOpen()
-    const seq = this.nextSeq
-    this.nextSeq = this.nextSeq >= 0xffffffff ? 1 : this.nextSeq + 1
-    frame.seq = seq
-    const p = new Promise<void>((resolve, reject) => this.acks.set(seq, { resolve, reject }))
-    this.transport.send(frame)
-    return withDeadline(p, { timeoutMs: options.timeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS, ...(options.signal ? { signal: options.signal } : {}) }, 'relay acknowledgement', () => this.acks.delete(seq))
+    const wait = { timeoutMs: options.timeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS, ...(options.signal ? { signal: options.signal } : {}) }
+    return this.calls.ack((seq) => {
+      frame.seq = seq
+      this.transport.send(frame)
+    }, wait, onAck)
   }
 
   /** Internal: a member's registration. */
@@ -310,87 +263,37 @@ export class Connection {
 
   /** Internal: a tunnel ended. */
   forgetTunnel(id: number): void {
-    this.tunnels.delete(id)
+    this.tunnels.forget(id)
   }
 
   /** Internal: a member accepted a tunnel; the member's end. */
   acceptTunnel(id: number, crypto?: TunnelCrypto): Tunnel {
-    const tunnel = new Tunnel({ id, owner: this, ...(crypto !== undefined ? { crypto } : {}) })
-    this.tunnels.set(id, tunnel)
-    this.transport.send({ type: FrameType.tunnelAccept, tunnel: id, allowance: tunnel.initialWindow })
-    return tunnel
+    return this.tunnels.accept(id, crypto)
   }
 
   private onFrame(f: Frame): void {
     switch (f.type) {
-      case FrameType.event: {
-        const list = this.topics.get(f.topic)
-        if (list !== undefined) for (const sub of list) sub.deliver(f.payload)
+      case FrameType.event:
+        this.subs.deliver(f.topic, f.payload)
         return
-      }
-      case FrameType.reply: {
-        const r = this.requests.get(f.id)
-        if (r === undefined) return
-        this.requests.delete(f.id)
-        clearTimeout(r.timer)
-        if (r.ring === undefined) {
-          r.resolve(copyBytes(f.payload))
-          return
-        }
-        try {
-          r.resolve(open(r.ring, SealKind.reply, r.cluster, f.payload).plain)
-        } catch (err) {
-          r.reject(err)
-        }
+      case FrameType.reply:
+        this.calls.reply(f)
         return
-      }
-      case FrameType.failure: {
-        const r = this.requests.get(f.id)
-        if (r === undefined) return
-        this.requests.delete(f.id)
-        clearTimeout(r.timer)
-        r.reject(errorFromWire(f.code, f.message))
+      case FrameType.failure:
+        this.calls.failure(f)
         return
-      }
       case FrameType.tunnelData:
-        this.tunnels.get(f.tunnel)?.deliver(f.payload)
-        return
       case FrameType.tunnelAllowance:
-        this.tunnels.get(f.tunnel)?.grant(f.bytes)
+      case FrameType.tunnelAccept:
+      case FrameType.tunnelClose:
+        this.tunnels.onFrame(f)
         return
-      case FrameType.tunnelAccept: {
-        const o = this.opening.get(f.tunnel)
-        if (o === undefined) return
-        this.opening.delete(f.tunnel)
-        o.tunnel.grant(f.allowance)
-        this.transport.send({ type: FrameType.tunnelAllowance, tunnel: f.tunnel, bytes: o.tunnel.initialWindow })
-        o.resolve(o.tunnel)
+      case FrameType.ack:
+        this.calls.acked(f)
         return
-      }
-      case FrameType.tunnelClose: {
-        const o = this.opening.get(f.tunnel)
-        if (o !== undefined) {
-          this.opening.delete(f.tunnel)
-          this.tunnels.delete(f.tunnel)
-          o.reject(errorFromWire(f.code === ErrorCode.ok ? ErrorCode.closed : f.code, f.reason))
-          return
-        }
-        this.tunnels.get(f.tunnel)?.remoteClose(f.code, f.reason)
+      case FrameType.dropped:
+        this.subs.dropped(f.topic, f.count)
         return
-      }
-      case FrameType.ack: {
-        const a = this.acks.get(f.seq)
-        if (a === undefined) return
-        this.acks.delete(f.seq)
-        if (f.code === ErrorCode.ok) a.resolve()
-        else a.reject(errorFromWire(f.code, f.message))
-        return
-      }
-      case FrameType.dropped: {
-        const list = this.topics.get(f.topic)
-        if (list !== undefined) for (const sub of list) sub.relayDropped(f.count)
-        return
-      }
       case FrameType.request:
         if (this.member !== undefined) this.member.onRequest(this, f.id, f.payload)
         else this.transport.send({ type: FrameType.failure, id: f.id, code: ErrorCode.noMembers, message: 'not a member' })
@@ -421,19 +324,9 @@ export class Connection {
     if (this.isClosed) return
     this.isClosed = true
     const reason = this.closing ? new ClosedError('connection closed') : (this.dropReason ?? error ?? new ClosedError('the relay closed the connection'))
-    for (const r of this.requests.values()) {
-      clearTimeout(r.timer)
-      r.reject(reason)
-    }
-    this.requests.clear()
-    for (const a of this.acks.values()) a.reject(reason)
-    this.acks.clear()
-    for (const o of this.opening.values()) o.reject(reason)
-    this.opening.clear()
-    for (const t of [...this.tunnels.values()]) t.abort(reason)
-    this.tunnels.clear()
-    for (const list of this.topics.values()) for (const s of list) s.markClosed(this.closing ? undefined : reason)
-    this.topics.clear()
+    this.calls.rejectAll(reason)
+    this.tunnels.abortAll(reason)
+    this.subs.closeAll(this.closing ? undefined : reason)
     if (!this.closing) {
       this.resolveClosed(reason)
       this.onDrop?.(reason)
@@ -453,19 +346,7 @@ export class Connection {
 
 /** Connects to the local relay. */
 export async function connect(options: ConnectOptions = {}): Promise<Connection> {
-  // Parse keys before connecting, so a bad key is an error without a connection to clean up.
-  rings(options.clusterKeys)
-  rings(options.topicKeys)
-  return new Connection(await openTransport(options, Role.client), options)
-}
-
-/** Internal: the handshake shared by connect() and register(). */
-export function openTransport(options: ConnectOptions, role: Role): Promise<Transport> {
-  return Transport.open({
-    host: options.host ?? DEFAULT_HOST,
-    port: options.port ?? DEFAULT_PORT,
-    ...(options.socketPath !== undefined ? { socketPath: options.socketPath } : {}),
-    role,
-    connectTimeoutMs: options.timeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
-  })
+  const conn = new Connection(options, Role.client)
+  await conn.handshake()
+  return conn
 }

@@ -1,5 +1,5 @@
-import { copyBytes, ErrorCode, FrameType, Role, type MemberLimits } from '@herald/wire'
-import { Connection, openTransport, type ConnectOptions } from './connection.js'
+import { copyBytes, Deque, ErrorCode, FrameType, Role, type MemberLimits } from '@herald/wire'
+import { Connection, type ConnectOptions } from './connection.js'
 import { DEFAULT_MEMBER_LIMITS } from './constants.js'
 import { HeraldError, MessageTooLargeError } from './errors.js'
 import type { Tunnel } from './tunnel.js'
@@ -44,8 +44,8 @@ export class Service {
   readonly conn: Connection
   readonly limits: MemberLimits
   private readonly handler: MemberHandler
-  private broadcastQueue: Uint8Array[] = []
-  private broadcastQueued = 0
+  /** Broadcasts waiting while broadcastConcurrency handlers run, bounded by broadcastMemory. */
+  private readonly broadcastQueue: Deque<Uint8Array>
   private broadcastsRunning = 0
   readonly stats: MemberStats = { requests: 0, failedRequests: 0, broadcasts: 0, droppedBroadcasts: 0, tunnels: 0, rejected: 0 }
   private readonly ring: KeyRing | undefined
@@ -54,13 +54,13 @@ export class Service {
   private closing: Promise<void> | undefined
 
   /** Internal: use register(). */
-  constructor(init: { cluster: string; conn: Connection; limits: MemberLimits; handler: MemberHandler; ring?: KeyRing }) {
+  constructor(init: { cluster: string; options: ConnectOptions; limits: MemberLimits; handler: MemberHandler; ring?: KeyRing }) {
     this.ring = init.ring
     this.cluster = init.cluster
-    this.conn = init.conn
     this.limits = init.limits
     this.handler = init.handler
-    init.conn.setMember({
+    this.broadcastQueue = new Deque({ maxBytes: init.limits.broadcastMemory, sizeOf: (b) => b.length })
+    this.conn = new Connection({ ...init.options, onDrop: (reason) => init.handler.handleDrop?.(reason) }, Role.member, {
       onRequest: (conn, id, payload) => this.onRequest(conn, id, payload),
       onBroadcast: (payload) => this.onBroadcast(payload),
       onTunnel: (conn, id) => this.onTunnel(conn, id),
@@ -144,11 +144,10 @@ export class Service {
       this.runBroadcast(payload)
       return
     }
-    if (this.broadcastQueued + payload.length > this.limits.broadcastMemory) {
+    if (!this.broadcastQueue.fits(payload.length)) {
       this.stats.droppedBroadcasts++
       return
     }
-    this.broadcastQueued += payload.length
     this.broadcastQueue.push(copyBytes(payload))
   }
 
@@ -168,10 +167,7 @@ export class Service {
   private broadcastDone(): void {
     this.broadcastsRunning--
     const next = this.broadcastQueue.shift()
-    if (next !== undefined) {
-      this.broadcastQueued -= next.length
-      this.runBroadcast(next)
-    }
+    if (next !== undefined) this.runBroadcast(next)
   }
 
   private onTunnel(conn: Connection, id: number): void {
@@ -223,10 +219,9 @@ export async function register(options: RegisterOptions): Promise<Service> {
   const limits = checkLimits(options.limits)
   if (options.handler === null || typeof options.handler !== 'object') throw new HeraldError('INVALID', 'register() needs a handler object')
   const ring = options.key === undefined ? undefined : keyRing(options.key)
-  const transport = await openTransport(options, Role.member)
-  const handler = options.handler
-  const conn = new Connection(transport, { ...options, onDrop: (reason) => handler.handleDrop?.(reason) })
-  const service = new Service({ cluster: options.cluster, conn, limits, handler: options.handler, ...(ring !== undefined ? { ring } : {}) })
+  const service = new Service({ cluster: options.cluster, options, limits, handler: options.handler, ...(ring !== undefined ? { ring } : {}) })
+  const conn = service.conn
+  await conn.handshake()
   try {
     await options.handler.init?.(conn)
     await conn.register(options.cluster, limits, options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {})

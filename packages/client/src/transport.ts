@@ -1,15 +1,41 @@
-import { connect as netConnect, type Socket } from 'node:net'
+import { connect as netConnect } from 'node:net'
 import {
-  ErrorCode, FrameBatcher, FrameDecoder, FrameType, NameReader, PROTOCOL_VERSION, Role, WireError, parseFrame,
-  type Frame, type WelcomeFrame,
+  ErrorCode, FrameChannel, FrameType, NameReader, PROTOCOL_VERSION, WireError, parseFrameAt,
+  type Frame, type FrameSink, type Role, type WelcomeFrame,
 } from '@herald/wire'
 import { ClosedError, HeraldError, errorFromWire } from './errors.js'
 import { SOCKET_HIGH_WATER } from './constants.js'
+
+/** What the SDK needs of its connection to the relay: node:net's Socket fits, so does an in-process one. */
+export interface RelaySocket {
+  write(bytes: Uint8Array): boolean
+  readonly writableLength: number
+  end(): unknown
+  destroy(): unknown
+  on(event: 'data', listener: (chunk: Uint8Array) => void): unknown
+  on(event: 'drain' | 'close' | 'connect', listener: () => void): unknown
+  on(event: 'error', listener: (err: Error & { code?: string }) => void): unknown
+  once(event: 'close' | 'connect', listener: () => void): unknown
+}
+
+/** The channel's sink: the socket buffers what it cannot send yet. A class, one shape for every connection. */
+class SocketSink implements FrameSink {
+  constructor(private readonly socket: RelaySocket) {}
+  write(bytes: Uint8Array): boolean {
+    this.socket.write(bytes)
+    return true
+  }
+  get buffered(): number {
+    return this.socket.writableLength
+  }
+}
 
 export interface TransportInit {
   host: string
   port: number
   socketPath?: string
+  /** An already connected socket (in-process relays) instead of host/port. */
+  socket?: RelaySocket
   role: Role
   connectTimeoutMs: number
 }
@@ -17,137 +43,104 @@ export interface TransportInit {
 export interface TransportEvents {
   onFrame(frame: Frame): void
   /** EVENT frames, decoded without a frame object (the hot path). */
-  onEvent?(topic: string, payload: Uint8Array): void
+  onEvent(topic: string, payload: Uint8Array): void
   onClose(error: HeraldError | undefined): void
 }
 
 /**
- * One socket to the relay: handshake, frame decoding, and write coalescing. The only place
- * the SDK touches node:net; socket errors are translated to HeraldError here.
+ * One connection to the relay: handshake, frame channel, write coalescing. The only place
+ * the SDK touches sockets; socket errors are translated to HeraldError here.
  */
 export class Transport {
-  private readonly socket: Socket
-  private readonly decoder = new FrameDecoder()
+  private readonly socket: RelaySocket
+  private readonly channel: FrameChannel
   private readonly names = new NameReader()
-  private readonly batcher: FrameBatcher
-  private events: TransportEvents | undefined
+  private readonly events: TransportEvents
+  private readonly where: string
   private drainWaiters: Array<() => void> = []
   private closedWith: HeraldError | undefined
   private isClosed = false
-  welcome!: WelcomeFrame
+  private handshake: { resolve: (w: WelcomeFrame) => void; reject: (e: HeraldError) => void } | undefined
+  /** Resolves with the relay's WELCOME; rejects when the handshake fails (the socket is then closed). */
+  readonly ready: Promise<WelcomeFrame>
 
-  private constructor(socket: Socket) {
-    this.socket = socket
-    this.batcher = new FrameBatcher({
-      sink: (bytes) => { if (!this.isClosed) socket.write(bytes) },
-      alloc: (n) => Buffer.allocUnsafe(n),
-    })
-  }
-
-  static open(init: TransportInit): Promise<Transport> {
-    return new Promise<Transport>((resolve, reject) => {
-      const socket = init.socketPath !== undefined
-        ? netConnect({ path: init.socketPath })
-        : netConnect({ host: init.host, port: init.port, noDelay: true })
-      const t = new Transport(socket)
-      const where = init.socketPath ?? `${init.host}:${init.port}`
-      let settled = false
-      const fail = (err: HeraldError): void => {
-        if (settled) return
-        settled = true
-        clearTimeout(timer)
-        socket.destroy()
-        reject(err)
-      }
-      const timer = setTimeout(
-        () => fail(new HeraldError('UNAVAILABLE', `no answer from the relay at ${where} within ${init.connectTimeoutMs} ms`)),
-        init.connectTimeoutMs,
-      )
-      socket.once('error', (err: NodeJS.ErrnoException) => {
-        const hint = err.code === 'ECONNREFUSED' || err.code === 'ENOENT' ? ' (is a relay running? start one with `herald relay --dev`)' : ''
-        fail(new HeraldError('UNAVAILABLE', `cannot reach the relay at ${where}: ${err.code ?? err.message}${hint}`, { cause: err }))
-      })
-      socket.once('close', () => fail(new ClosedError(`the relay at ${where} closed the connection during the handshake`)))
-      socket.once('connect', () => {
-        t.send({ type: FrameType.hello, version: PROTOCOL_VERSION, role: init.role })
-      })
-      t.events = {
-        onFrame(frame) {
-          if (settled) return
-          if (frame.type === FrameType.welcome) {
-            settled = true
-            clearTimeout(timer)
-            t.welcome = frame
-            socket.removeAllListeners('error')
-            socket.removeAllListeners('close')
-            t.attach()
-            resolve(t)
-          } else if (frame.type === FrameType.error || frame.type === FrameType.close) {
-            fail(errorFromWire(frame.code, `relay refused the connection: ${'message' in frame ? frame.message : frame.reason}`))
-          } else {
-            fail(new HeraldError('PROTOCOL', `unexpected frame 0x${frame.type.toString(16)} during the handshake`))
-          }
-        },
-        onClose() {},
-      }
-      socket.on('data', (chunk: Buffer) => t.receive(chunk))
-    })
-  }
-
-  /** Switches from the handshake to the connection's own event handlers. */
-  setEvents(events: TransportEvents): void {
+  constructor(init: TransportInit, events: TransportEvents) {
     this.events = events
-    if (this.isClosed) events.onClose(this.closedWith)
-  }
-
-  private attach(): void {
-    this.socket.on('error', (err: NodeJS.ErrnoException) => {
-      this.closeWith(new ClosedError(`relay connection failed: ${err.code ?? err.message}`, { cause: err }))
+    const socket: RelaySocket = this.socket = init.socket ?? (init.socketPath !== undefined
+      ? netConnect({ path: init.socketPath })
+      : netConnect({ host: init.host, port: init.port, noDelay: true }))
+    this.where = init.socket !== undefined ? 'in-process relay' : init.socketPath ?? `${init.host}:${init.port}`
+    this.channel = new FrameChannel({
+      sink: new SocketSink(socket),
+      alloc: (n) => Buffer.allocUnsafe(n),
+      onFrame: (type, buf, start, end) => this.onFrame(type, buf, start, end),
+      onError: (code, message, cause) => {
+        if (!(cause instanceof WireError)) throw cause
+        // Tell the relay why before hanging up.
+        this.send({ type: FrameType.error, code, message })
+        this.channel.flush()
+        this.closeWith(new HeraldError('PROTOCOL', `relay sent malformed data: ${message}`, { cause }))
+      },
+      onDrain: () => this.wakeDrain(),
     })
-    this.socket.on('close', () => this.closeWith(new ClosedError('the relay closed the connection')))
-    this.socket.on('drain', () => this.wakeDrain())
+    this.ready = new Promise<WelcomeFrame>((resolve, reject) => { this.handshake = { resolve, reject } })
+    const timer = setTimeout(
+      () => this.closeWith(new HeraldError('UNAVAILABLE', `no answer from the relay at ${this.where} within ${init.connectTimeoutMs} ms`)),
+      init.connectTimeoutMs,
+    )
+    void this.ready.then(() => clearTimeout(timer), () => clearTimeout(timer))
+    socket.on('data', (chunk) => this.channel.receive(chunk))
+    socket.on('drain', () => this.channel.drained())
+    socket.on('error', (err) => {
+      const hint = err.code === 'ECONNREFUSED' || err.code === 'ENOENT' ? ' (is a relay running? start one with `herald relay --dev`)' : ''
+      this.closeWith(this.handshake !== undefined
+        ? new HeraldError('UNAVAILABLE', `cannot reach the relay at ${this.where}: ${err.code ?? err.message}${hint}`, { cause: err })
+        : new ClosedError(`relay connection failed: ${err.code ?? err.message}`, { cause: err }))
+    })
+    socket.on('close', () => this.closeWith(this.handshake !== undefined
+      ? new ClosedError(`the relay at ${this.where} closed the connection during the handshake`)
+      : new ClosedError('the relay closed the connection')))
+    const hello = (): void => this.send({ type: FrameType.hello, version: PROTOCOL_VERSION, role: init.role })
+    if (init.socket !== undefined) hello()
+    else socket.once('connect', hello)
   }
 
-  private receive(chunk: Buffer): void {
-    const d = this.decoder
-    d.push(chunk)
-    try {
-      for (;;) {
-        const type = d.advance()
-        if (type < 0) break
-        const onEvent = this.events?.onEvent
-        if (type === FrameType.event && onEvent !== undefined) {
-          const buf = d.buf
-          const topic = this.names.read(buf, d.start, d.end)
-          const at = this.names.payloadStart
-          onEvent(topic, new Uint8Array(buf.buffer, buf.byteOffset + at, d.end - at))
-        } else {
-          this.events?.onFrame(parseFrame(type, d.buf.subarray(d.start + 5, d.end)))
-        }
-        if (this.isClosed) break
-      }
-    } catch (err) {
-      if (err instanceof WireError) {
-        this.send({ type: FrameType.error, code: err.code, message: err.message })
-        this.closeWith(new HeraldError('PROTOCOL', `relay sent malformed data: ${err.message}`, { cause: err }))
-      } else {
-        throw err
-      }
+  private onFrame(type: number, buf: Uint8Array, start: number, end: number): void {
+    if (this.handshake !== undefined) {
+      this.onHandshake(parseFrameAt(type, buf, start, end))
+    } else if (type === FrameType.event) {
+      const topic = this.names.read(buf, start, end)
+      const at = this.names.payloadStart
+      this.events.onEvent(topic, new Uint8Array(buf.buffer, buf.byteOffset + at, end - at))
+    } else {
+      this.events.onFrame(parseFrameAt(type, buf, start, end))
+    }
+  }
+
+  private onHandshake(frame: Frame): void {
+    const h = this.handshake as NonNullable<typeof this.handshake>
+    if (frame.type === FrameType.welcome) {
+      this.handshake = undefined
+      h.resolve(frame)
+    } else if (frame.type === FrameType.error || frame.type === FrameType.close) {
+      this.closeWith(errorFromWire(frame.code, `relay refused the connection: ${'message' in frame ? frame.message : frame.reason}`))
+    } else {
+      this.closeWith(new HeraldError('PROTOCOL', `unexpected frame 0x${frame.type.toString(16)} during the handshake`))
     }
   }
 
   send(frame: Frame): void {
-    if (!this.isClosed) this.batcher.push(frame)
+    this.channel.send(frame)
   }
 
   /** PUBLISH/BROADCAST without a frame object (`name` from nameBytes()). */
   sendNamed(type: number, name: Uint8Array, payload: Uint8Array): void {
-    if (!this.isClosed) this.batcher.pushNamed(type, name, payload)
+    this.channel.sendNamed(type, name, payload)
   }
 
   /** REPLY/TUNNEL_DATA without a frame object. */
   sendIdPayload(type: number, id: number, payload: Uint8Array): void {
-    if (!this.isClosed) this.batcher.pushIdPayload(type, id, payload)
+    this.channel.sendIdPayload(type, id, payload)
   }
 
   get closed(): boolean {
@@ -156,7 +149,7 @@ export class Transport {
 
   /** True when enough is queued that producers should wait for `drained()`. */
   get congested(): boolean {
-    return this.socket.writableLength + this.batcher.pending > SOCKET_HIGH_WATER
+    return this.channel.pending > SOCKET_HIGH_WATER
   }
 
   drained(): Promise<void> {
@@ -173,8 +166,8 @@ export class Transport {
   /** Says goodbye (CLOSE frame) and ends the socket once queued frames are written. */
   end(): Promise<void> {
     if (this.isClosed) return Promise.resolve()
-    this.batcher.push({ type: FrameType.close, code: ErrorCode.ok, reason: 'client closed' })
-    this.batcher.flush()
+    this.send({ type: FrameType.close, code: ErrorCode.ok, reason: 'client closed' })
+    this.channel.flush()
     return new Promise<void>((resolve) => {
       this.socket.once('close', () => resolve())
       this.socket.end()
@@ -187,9 +180,12 @@ export class Transport {
     if (this.isClosed) return
     this.isClosed = true
     this.closedWith = error
-    this.batcher.discard()
+    this.channel.close()
     if (error !== undefined) this.socket.destroy()
     this.wakeDrain()
-    this.events?.onClose(error)
+    const h = this.handshake
+    this.handshake = undefined
+    if (h !== undefined) h.reject(error ?? new ClosedError('closed during the handshake'))
+    else this.events.onClose(error)
   }
 }

@@ -1,6 +1,6 @@
-import { copyBytes, ErrorCode, FrameType, type Frame } from '@herald/wire'
+import { copyBytes, Deque, ErrorCode, FrameType, tunnelCost, type Frame } from '@herald/wire'
 import { ClosedError, HeraldError, MessageTooLargeError, errorFromWire } from './errors.js'
-import { DEFAULT_TUNNEL_WINDOW, TUNNEL_MESSAGE_COST } from './constants.js'
+import { DEFAULT_TUNNEL_WINDOW } from './constants.js'
 import { RESOLVED, toBytes, withDeadline, type Payload, type WaitOptions } from './util.js'
 import { SEAL_OVERHEAD, open, seal, type KeyRing, type SealKind } from './keys.js'
 
@@ -19,11 +19,6 @@ export interface TunnelOwner {
   forgetTunnel(id: number): void
 }
 
-/** What a tunnel message costs against the allowance: its size plus a fixed per-message charge. */
-export function tunnelCost(bytes: number): number {
-  return bytes + TUNNEL_MESSAGE_COST
-}
-
 /**
  * One end of a tunnel: an ordered, lossless, flow-controlled message stream to one member
  * (or, on the member's side, to the client that opened it). `send` waits while the other
@@ -35,8 +30,8 @@ export class Tunnel implements AsyncIterable<Uint8Array> {
   private readonly window: number
   private allowance = 0 // bytes the other end lets us send; may dip below 0 by one message
   private sendQueue: Array<{ bytes: Uint8Array; resolve: () => void; reject: (e: unknown) => void }> = []
-  private inbox: Uint8Array[] = []
-  private inboxHead = 0
+  /** Messages received and not read yet; flow control bounds it to the window this end grants. */
+  private readonly inbox = new Deque<Uint8Array>()
   private consumed = 0 // consumed bytes not yet granted back
   private reader: ((v: IteratorResult<Uint8Array>) => void) | undefined
   private readerReject: ((e: unknown) => void) | undefined
@@ -141,13 +136,8 @@ export class Tunnel implements AsyncIterable<Uint8Array> {
 
   /** The next message. Resolves done once the other end closed and every message was read. */
   next(options: WaitOptions = {}): Promise<IteratorResult<Uint8Array>> {
-    if (this.inboxHead < this.inbox.length) {
-      const m = this.inbox[this.inboxHead] as Uint8Array
-      this.inbox[this.inboxHead++] = undefined as unknown as Uint8Array
-      if (this.inboxHead > 256 && this.inboxHead * 2 > this.inbox.length) {
-        this.inbox = this.inbox.slice(this.inboxHead)
-        this.inboxHead = 0
-      }
+    const m = this.inbox.shift()
+    if (m !== undefined) {
       this.consume(m.length)
       return Promise.resolve({ value: m, done: false })
     }
@@ -201,10 +191,7 @@ export class Tunnel implements AsyncIterable<Uint8Array> {
     this.isClosed = true
     this.closeError = error
     this.owner.forgetTunnel(this.id)
-    if (!keepInbox) {
-      this.inbox = []
-      this.inboxHead = 0
-    }
+    if (!keepInbox) this.inbox.clear()
     const senders = this.sendQueue
     this.sendQueue = []
     const err = error ?? new ClosedError('tunnel is closed')

@@ -1,3 +1,4 @@
+import { MAX_TIMER_MS } from '@herald/wire'
 import { TimeoutError, ClosedError, HeraldError } from './errors.js'
 
 /** Options every call that waits accepts. */
@@ -14,9 +15,6 @@ export function toBytes(payload: Payload): Uint8Array {
   if (payload instanceof Uint8Array) return payload
   throw new HeraldError('INVALID', 'payload must be a Uint8Array or a string')
 }
-
-/** setTimeout fires after 1 ms for delays above 2^31-1 ms (about 24.8 days): timeouts are capped there. */
-export const MAX_TIMER_MS = 0x7fffffff
 
 export const RESOLVED: Promise<void> = Promise.resolve()
 

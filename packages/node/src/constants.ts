@@ -1,51 +1,103 @@
-/** Defaults of the relay node. RelayInit / CLI flags override each of them. */
-export const DEFAULT_CLIENT_PORT = 55555
+/**
+ * Defaults of the relay. Logic never reads these directly: RelayInit (and the CLI flags)
+ * override them, and each part gets the resulting `RelayLimits` object. Protocol facts
+ * (frame sizes, id ranges, protocol ids) live in @herald/wire instead.
+ */
+
 export const DEFAULT_CLIENT_HOST = '127.0.0.1'
 export const DEFAULT_NETWORK = 'herald'
-/** A client must complete the handshake within this time. */
-export const HANDSHAKE_TIMEOUT_MS = 5_000
-/** A partial frame that does not complete within this time closes the connection (slow loris). */
-export const DEFAULT_STALL_TIMEOUT_MS = 10_000
-/** How often sessions are checked for stalls and unread output. */
-export const HOUSEKEEPING_INTERVAL_MS = 250
-/** Above this many bytes waiting for a client's socket, events are queued per subscription (and dropped past its limit). */
-export const SOCKET_HIGH_WATER = 1024 * 1024
-/** A client that leaves more than this unread in its socket is disconnected. */
-export const MAX_UNREAD_BYTES = 128 * 1024 * 1024
-/** Per-connection limits. */
-export const MAX_PENDING_REQUESTS_PER_CONNECTION = 65_536
-export const MAX_SUBSCRIPTIONS_PER_CONNECTION = 4_096
-export const MAX_TUNNELS_PER_CONNECTION = 1_024
-export const MAX_REGISTRATIONS_PER_CONNECTION = 64
-/** Requests waiting for a free member slot, per cluster. */
-export const MAX_QUEUED_REQUESTS_PER_CLUSTER = 100_000
-export const MAX_QUEUED_REQUEST_BYTES_PER_CLUSTER = 256 * 1024 * 1024
-/** Extra allowance charged per tunnel message (must match the SDK). */
-export const TUNNEL_MESSAGE_COST = 64
-/** On shutdown, members get this long to answer in-flight requests. */
-export const SHUTDOWN_GRACE_MS = 2_000
-/** Cluster names starting with this are the relay's own services (e.g. "$herald.status"). */
-export const SYSTEM_PREFIX = '$herald.'
-/** Bytes a peer link may hold unsent before events/broadcasts to that relay are dropped. */
-export const MAX_LINK_BACKLOG_BYTES = 16 * 1024 * 1024
-/** Past this many unsent bytes on a peer link, local publishers are paused until it drains. */
-export const LINK_HIGH_WATER_BYTES = 2 * 1024 * 1024
-/** Directory heartbeat: each relay refreshes its entry this often. */
-export const HEARTBEAT_MS = 1_000
-/** An entry not refreshed for this long leaves the view (about two missed heartbeats). */
-export const ENTRY_EXPIRY_MS = 2_500
-/** Anti-entropy: a digest goes to one random peer this often. */
-export const ANTI_ENTROPY_MS = 2_000
-export const TOMBSTONE_MS = 60_000
-/** Overlay protocol ids are per network, so networks never mix streams. */
-export const PROTOCOL_PREFIX = '/herald'
-/** Directory gossip is cut into frames of about this size. */
-export const DIRECTORY_FRAME_BYTES = 256 * 1024
-/** Relays a directory holds at most; entries for more are rejected (a flood of forged nodes). */
-export const MAX_DIRECTORY_NODES = 4096
-/** Peer links and tunnel streams accept frames up to at least this size, whatever --max-message says. */
-export const MIN_PEER_FRAME_BYTES = 16 * 1024 * 1024 + 1024
-/** A tunnel stream whose partial frame stalls this long is cut. */
-export const TUNNEL_STREAM_STALL_MS = 10_000
-/** Bytes of partial frames all clients together may hold; past it the largest is cut. */
-export const MAX_PARTIAL_FRAME_BYTES = 512 * 1024 * 1024
+
+export interface RelayLimits {
+  // ---- clients/ ---------------------------------------------------------------------------
+  /** A client must complete the handshake within this time. */
+  handshakeTimeoutMs: number
+  /** A partial frame that does not complete within this time closes the connection (slow loris). */
+  stallTimeoutMs: number
+  /** How often sessions are checked for stalls and unread output. */
+  housekeepingIntervalMs: number
+  /** Above this many bytes waiting for a client's socket, events are queued per subscription (and dropped past its limit). */
+  clientHighWaterBytes: number
+  /** A client that leaves more than this unread in its socket is disconnected. */
+  maxUnreadBytes: number
+  /** Bytes of partial frames all clients together may hold; past it the largest is cut. */
+  maxPartialFrameBytes: number
+  /** Per client connection: requests pending, subscriptions, tunnels, registrations. */
+  maxPendingRequestsPerClient: number
+  maxSubscriptionsPerClient: number
+  maxTunnelsPerClient: number
+  maxRegistrationsPerClient: number
+  /** After an ERROR or a goodbye, the socket is destroyed if the client has not closed it by then. */
+  closeLingerMs: number
+  /** On shutdown, how long the client listeners may take to close before the relay goes on stopping. */
+  listenerCloseWaitMs: number
+  // ---- routing/ ---------------------------------------------------------------------------
+  /** Requests waiting at the relay for a free member slot, per cluster (count and bytes). */
+  maxQueuedRequestsPerCluster: number
+  maxQueuedRequestBytesPerCluster: number
+  /** On shutdown, members get this long to answer in-flight requests. */
+  shutdownGraceMs: number
+  /** How long a request to an unknown cluster may wait for a DHT lookup, and how many may wait at once. */
+  lookupTimeoutMs: number
+  maxLookups: number
+  // ---- directory/ -------------------------------------------------------------------------
+  /** Directory heartbeat: each relay refreshes its entry this often. */
+  heartbeatMs: number
+  /** An entry not refreshed for this long leaves the view (about two missed heartbeats). */
+  entryExpiryMs: number
+  /** Anti-entropy: a digest goes to one random peer this often. */
+  antiEntropyMs: number
+  /** Tombstones, and entries not refreshed, are forgotten after this long. */
+  tombstoneMs: number
+  /** Relays a directory holds at most; entries for more are rejected (a flood of forged nodes). */
+  maxDirectoryNodes: number
+  /** How long a DHT lookup that found nothing is remembered. */
+  notFoundCacheMs: number
+  // ---- peers/ -----------------------------------------------------------------------------
+  /** Bytes a peer link may hold unsent before events/broadcasts to that relay are dropped. */
+  maxLinkBacklogBytes: number
+  /** Past this many unsent bytes on a peer link, local publishers are paused until it drains. */
+  linkHighWaterBytes: number
+  /** The higher peer id waits this long for the lower one to open the link before opening it itself. */
+  linkOpenWaitMs: number
+  /** A relay is dialled at most once per this interval (directory entries, discovery). */
+  dialIntervalMs: number
+  /** Bootstrap relays we have no connection to are redialled, backing off from the first to the second. */
+  bootstrapRedialMs: readonly [min: number, max: number]
+  /** Opening a tunnel stream to another relay gives up after this long. */
+  tunnelOpenTimeoutMs: number
+  /** A tunnel stream whose partial frame stalls this long is cut. */
+  tunnelStreamStallMs: number
+}
+
+export const DEFAULT_LIMITS: Readonly<RelayLimits> = Object.freeze<RelayLimits>({
+  handshakeTimeoutMs: 5_000,
+  stallTimeoutMs: 10_000,
+  housekeepingIntervalMs: 250,
+  clientHighWaterBytes: 1024 * 1024,
+  maxUnreadBytes: 128 * 1024 * 1024,
+  maxPartialFrameBytes: 512 * 1024 * 1024,
+  maxPendingRequestsPerClient: 65_536,
+  maxSubscriptionsPerClient: 4_096,
+  maxTunnelsPerClient: 1_024,
+  maxRegistrationsPerClient: 64,
+  closeLingerMs: 1_000,
+  listenerCloseWaitMs: 1_500,
+  maxQueuedRequestsPerCluster: 100_000,
+  maxQueuedRequestBytesPerCluster: 256 * 1024 * 1024,
+  shutdownGraceMs: 2_000,
+  lookupTimeoutMs: 500,
+  maxLookups: 256,
+  heartbeatMs: 1_000,
+  entryExpiryMs: 2_500,
+  antiEntropyMs: 2_000,
+  tombstoneMs: 60_000,
+  maxDirectoryNodes: 4096,
+  notFoundCacheMs: 5_000,
+  maxLinkBacklogBytes: 16 * 1024 * 1024,
+  linkHighWaterBytes: 2 * 1024 * 1024,
+  linkOpenWaitMs: 1_500,
+  dialIntervalMs: 3_000,
+  bootstrapRedialMs: [1_000, 30_000],
+  tunnelOpenTimeoutMs: 10_000,
+  tunnelStreamStallMs: 10_000,
+})

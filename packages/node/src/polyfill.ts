@@ -1,4 +1,4 @@
-// libp2p v3 needs Promise.withResolvers (Node 22); Node 20 lacks it. Imported first by the CLI.
+// libp2p v3 needs Promise.withResolvers (Node 22); Node 20 lacks it. Imported first by index.ts.
 const P = Promise as unknown as { withResolvers?: unknown }
 if (typeof P.withResolvers !== 'function') {
   P.withResolvers = function withResolvers<T>(this: PromiseConstructor) {

@@ -1,7 +1,6 @@
-import '../src/polyfill.js'
 import { afterAll, expect, it } from 'vitest'
 import { register, type Service } from '@herald/client'
-import { startRelay, type Relay } from '../src/relay.js'
+import { libp2pOverlay, startRelay, type Relay } from '../src/index.js'
 
 const relays: Relay[] = []
 const services: Service[] = []
@@ -16,17 +15,17 @@ it('the DHT finds the relays serving a cluster', async () => {
   const log = (): void => {}
   const a = await startRelay({ port: 0, log })
   relays.push(a)
-  const b = await startRelay({ port: 0, log, bootstrap: [a.addrs()[0]!] })
+  const overlay = await libp2pOverlay({ log })
+  const b = await startRelay({ port: 0, log, bootstrap: [a.addrs()[0]!] }, { overlay })
   relays.push(b)
   const c = await startRelay({ port: 0, log, bootstrap: [a.addrs()[0]!] })
   relays.push(c)
   services.push(await register({ port: c.port, cluster: 'dht-cluster', handler: { handleRequest: () => 'x' } }))
-  const overlay = (b as unknown as { overlay: { findProviders(n: string, ms: number): Promise<Array<{ id: string }>> } }).overlay
   let found: string[] = []
   const deadline = Date.now() + 15_000
   while (!found.includes(c.nodeId) && Date.now() < deadline) {
-    found = (await overlay.findProviders('dht-cluster', 1000)).map((p) => p.id)
+    found = (await overlay.findProviders!('dht-cluster', 1000)).map((p) => p.id)
   }
   expect(found).toContain(c.nodeId)
-  expect(await overlay.findProviders('no-such-cluster', 500)).toEqual([])
+  expect(await overlay.findProviders!('no-such-cluster', 500)).toEqual([])
 }, 30_000)

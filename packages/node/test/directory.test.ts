@@ -1,9 +1,9 @@
-// The directory (packages/node/src/directory.ts): the CRDT laws of mergeStates, and the
+// The directory (packages/node/src/directory/directory.ts): the CRDT laws of mergeStates, and the
 // Directory class one relay holds (merge order, tombstones, expiry, sweep, anti-entropy,
 // validation of entries received from peers).
 import { describe, it, expect } from 'vitest'
 import fc from 'fast-check'
-import { Directory, maxPlausibleVersion, mergeStates, newer, validEntry, type DirectoryEntry, type DirectoryState } from '../src/directory.js'
+import { Directory, maxPlausibleVersion, mergeStates, newer, validEntry, type DirectoryEntry, type DirectoryState } from '../src/directory/directory.js'
 
 const RUNS = 500
 // "DIR1": reproducible; FC_SEED=<n> explores other cases (fast-check prints the seed of a failure).

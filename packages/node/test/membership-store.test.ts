@@ -25,9 +25,10 @@ function dataOf(h: { clusters: Record<string, number>; topics: string[] }, node:
 }
 
 /** Every message a relay might receive about the four nodes: whole entries, chained deltas, notes. */
-const messagesArb = fc.tuple(...nodes.map(() => historyArb), fc.array(fc.record({
+const noteListArb: fc.Arbitrary<StatusNote[]> = fc.array(fc.record({
   node: fc.constantFrom(...nodes), version: fc.integer({ min: 1, max: 5 }), status: fc.constantFrom(Liveness.suspect, Liveness.dead), from: fc.constantFrom(...nodes),
-}), { maxLength: 6 })).map(([h1, h2, h3, h4, notes]) => {
+}), { maxLength: 6 })
+const messagesArb = fc.tuple(historyArb, historyArb, historyArb, historyArb, noteListArb).map(([h1, h2, h3, h4, notes]) => {
   const msgs: Array<{ d: Delta } | { n: StatusNote }> = []
   for (const [k, hist] of [h1, h2, h3, h4].entries()) {
     const node = nodes[k]!

@@ -1,5 +1,9 @@
+import { FRAME_HEADER_BYTES } from './constants.js'
 import { copyBytes, encodeFrame, frameSize, writeFrame } from './encode.js'
 import type { Frame } from './frames.js'
+
+/** Where a frame's body (its first field) starts: right after the header. */
+const BODY_AT = FRAME_HEADER_BYTES
 
 /** Default batch size: frames are flushed as one write when this many bytes are queued. */
 export const DEFAULT_BATCH_BYTES = 64 * 1024
@@ -73,25 +77,25 @@ export class FrameBatcher {
    * straight into the batch with no intermediate frame object.
    */
   pushNamed(type: number, name: Uint8Array, payload: Uint8Array): void {
-    const size = 6 + name.length + payload.length
+    const size = BODY_AT + 1 + name.length + payload.length
     const [buf, p] = this.place(size)
     writeHeader(buf, p, size, type)
-    buf[p + 5] = name.length
-    copyInto(buf, p + 6, name)
-    copyInto(buf, p + 6 + name.length, payload)
+    buf[p + BODY_AT] = name.length
+    copyInto(buf, p + BODY_AT + 1, name)
+    copyInto(buf, p + BODY_AT + 1 + name.length, payload)
     this.placed(buf, size)
   }
 
   /** Hot path for REPLY and TUNNEL_DATA: a u32 id and a payload. */
   pushIdPayload(type: number, id: number, payload: Uint8Array): void {
-    const size = 9 + payload.length
+    const size = BODY_AT + 4 + payload.length
     const [buf, p] = this.place(size)
     writeHeader(buf, p, size, type)
-    buf[p + 5] = id >>> 24
-    buf[p + 6] = (id >>> 16) & 0xff
-    buf[p + 7] = (id >>> 8) & 0xff
-    buf[p + 8] = id & 0xff
-    copyInto(buf, p + 9, payload)
+    buf[p + BODY_AT] = id >>> 24
+    buf[p + BODY_AT + 1] = (id >>> 16) & 0xff
+    buf[p + BODY_AT + 2] = (id >>> 8) & 0xff
+    buf[p + BODY_AT + 3] = id & 0xff
+    copyInto(buf, p + BODY_AT + 4, payload)
     this.placed(buf, size)
   }
 
@@ -171,7 +175,7 @@ function writeHeader(buf: Uint8Array, p: number, size: number, type: number): vo
   buf[p + 1] = (len >>> 16) & 0xff
   buf[p + 2] = (len >>> 8) & 0xff
   buf[p + 3] = len & 0xff
-  buf[p + 4] = type
+  buf[p + FRAME_HEADER_BYTES - 1] = type
 }
 
 /** Small copies by hand: cheaper than set() for a few dozen bytes. */

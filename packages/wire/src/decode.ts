@@ -94,7 +94,7 @@ export class FrameDecoder {
       this.start = 0
       this.end = n
     }
-    return this.buf[this.start + 4] as number
+    return this.buf[this.start + FRAME_HEADER_BYTES - 1] as number
   }
 
   /** See advance(). */
@@ -253,6 +253,11 @@ export function parseFrame(type: number, body: Uint8Array): Frame {
   return out as unknown as Frame
 }
 
+/** Parses the frame at `buf[start, end)` (header included), as a channel's onFrame sees it. */
+export function parseFrameAt(type: number, buf: Uint8Array, start: number, end: number): Frame {
+  return parseFrame(type, buf.subarray(start + FRAME_HEADER_BYTES, end))
+}
+
 /** Cuts and parses in one step: the next typed frame, or null when more bytes are needed. */
 export function nextFrame(decoder: FrameDecoder): Frame | null {
   const raw = decoder.next()
@@ -270,8 +275,8 @@ export class NameReader {
   payloadStart = 0
 
   read(buf: Uint8Array, start: number, end: number): string {
-    const n = buf[start + 5]
-    const from = start + 6
+    const n = buf[start + FRAME_HEADER_BYTES]
+    const from = start + FRAME_HEADER_BYTES + 1
     if (n === undefined || from > end) throw protocolError('frame truncated in name')
     if (n === 0) throw protocolError('name is empty')
     if (from + n > end) throw protocolError('frame truncated in name')

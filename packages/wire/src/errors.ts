@@ -26,11 +26,6 @@ export function toErrorCode(n: number): ErrorCode {
   return known.has(n) ? (n as ErrorCode) : ErrorCode.unknown
 }
 
-export function errorCodeName(code: number): string {
-  for (const [name, value] of Object.entries(ErrorCode)) if (value === code) return name
-  return 'unknown'
-}
-
 /** The one error a decoder raises for malformed input. */
 export class WireError extends Error {
   override readonly name = 'WireError'

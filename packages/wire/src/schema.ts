@@ -1,4 +1,4 @@
-import { FrameType, type Frame } from './frames.js'
+import { FrameType } from './frames.js'
 
 /**
  * Field layout of every frame body, in wire order. One table drives both the encoder and the
@@ -44,6 +44,3 @@ export const SCHEMA: Readonly<Record<number, readonly Field[]>> = {
   [FrameType.directory]: [['entries', 'rest']],
   [FrameType.digest]: [['digest', 'rest']],
 }
-
-/** Type-level check that the schema covers exactly the Frame union. */
-export type FrameOf<T extends FrameType> = Extract<Frame, { type: T }>

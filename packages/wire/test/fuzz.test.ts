@@ -262,20 +262,12 @@ describe('fuzz: hostile byte streams', () => {
     const r = rng(SEED)
     const tally: Outcome = { frames: 0, wireErrors: 0 }
     const failures: string[] = []
-    const kinds = { random: 0, structured: 0, mutated: 0 }
     for (let i = 0; i < BUFFERS; i++) {
       let b: Uint8Array
       const kind = r.int(10)
-      if (kind === 0) {
-        b = r.bytes(r.int(64))
-        kinds.random++
-      } else if (kind <= 2) {
-        b = structured(r)
-        kinds.structured++
-      } else {
-        b = mutate(r, samples)
-        kinds.mutated++
-      }
+      if (kind === 0) b = r.bytes(r.int(64))
+      else if (kind <= 2) b = structured(r)
+      else b = mutate(r, samples)
       const problem = run(r, b, tally)
       if (problem !== undefined && failures.length < 10) {
         failures.push(`#${i}: ${problem}; input ${Buffer.from(b.subarray(0, 64)).toString('hex')}${b.length > 64 ? '…' : ''}`)
@@ -285,7 +277,6 @@ describe('fuzz: hostile byte streams', () => {
     // The fuzzer must reach both outcomes often, or it is not testing much.
     expect(tally.frames).toBeGreaterThan(BUFFERS / 2)
     expect(tally.wireErrors).toBeGreaterThan(BUFFERS / 2)
-    expect(kinds.random + kinds.structured + kinds.mutated).toBe(BUFFERS)
   })
 
   it('unmutated corpus streams decode completely', () => {

@@ -108,31 +108,27 @@ describe('a stream of frames split anywhere', () => {
     expect(decoder.buffered).toBe(3)
   })
 
-  it('cuts a large frame from one-byte chunks in linear time', () => {
-    // Quadratic chunk bookkeeping (Array.shift per chunk) took ~40 s here and ~90 s for the
-    // next test; linear bookkeeping takes well under a second.
+  // How long these take (linear, not quadratic, in the number of chunks) is measured by
+  // bench/decoder.ts; here only the result is checked.
+  it('cuts a large frame from one-byte chunks', () => {
     const payload = Uint8Array.from({ length: 300_000 }, (_, i) => (i * 7) & 0xff)
     const bytes = encodeFrames([{ type: FrameType.tunnelData, tunnel: 9, payload }, { type: FrameType.ping, token: 5 }])
     const decoder = new FrameDecoder()
-    const started = performance.now()
     for (let i = 0; i < bytes.length; i++) decoder.push(bytes.subarray(i, i + 1))
     expect(nextFrame(decoder)).toEqual({ type: FrameType.tunnelData, tunnel: 9, payload })
     expect(nextFrame(decoder)).toEqual({ type: FrameType.ping, token: 5 })
     expect(decoder.buffered).toBe(0)
-    expect(performance.now() - started).toBeLessThan(10_000)
   })
 
-  it('cuts many small frames from one-byte chunks in linear time', () => {
+  it('cuts many small frames from one-byte chunks', () => {
     const frames: Frame[] = Array.from({ length: 40_000 }, (_, i) => ({ type: FrameType.pong, token: i }))
     const bytes = encodeFrames(frames)
     const decoder = new FrameDecoder()
-    const started = performance.now()
     for (let i = 0; i < bytes.length; i++) decoder.push(bytes.subarray(i, i + 1))
-    let n = 0
-    for (let f = nextFrame(decoder); f !== null; f = nextFrame(decoder)) expect(f).toEqual(frames[n++])
-    expect(n).toBe(frames.length)
+    const got: Frame[] = []
+    for (let f = nextFrame(decoder); f !== null; f = nextFrame(decoder)) got.push(f)
+    expect(got).toEqual(frames)
     expect(decoder.buffered).toBe(0)
-    expect(performance.now() - started).toBeLessThan(10_000)
   })
 
   it('decodes random frame lists under random chunking', () => {

@@ -1,0 +1,3 @@
+export { createProgram, main } from './program.js'
+export { COMMANDS } from './commands/index.js'
+export { UsageError, integer, withPortOption, withConnection } from './util.js'

@@ -1,0 +1,65 @@
+import { FrameType, type FrameChannel } from '@herald/wire'
+import type { Outlet } from '../routing/endpoint.js'
+import { OutQueue } from './out-queue.js'
+
+/** The connection an outlet writes to. */
+export interface OutletHost {
+  readonly channel: FrameChannel
+  /** Above this many bytes waiting for the socket, droppable frames queue in their outlet. */
+  readonly highWaterBytes: number
+  /** The outlet queued frames: flush it (ClientOutlet.flush) when the socket can take more. */
+  backlogged(outlet: ClientOutlet): void
+}
+
+/**
+ * A client's droppable traffic for one receiver (a subscription, or a member's broadcasts).
+ * While the connection keeps up, frames go straight into its write batch; once more than
+ * `highWaterBytes` wait for the socket, they queue here (bounded by the receiver's memory
+ * limit: past it they are dropped and counted) and leave as the socket drains. So a slow
+ * receiver loses its own events and never stalls anyone else.
+ */
+export class ClientOutlet implements Outlet {
+  private readonly queue: OutQueue
+
+  constructor(
+    private readonly host: OutletHost,
+    memoryLimit: number,
+    /** Drops are reported to subscriptions (DROPPED frames); a member's broadcasts have none. */
+    readonly topic: string | undefined,
+  ) {
+    this.queue = new OutQueue(memoryLimit)
+  }
+
+  get dropped(): number {
+    return this.queue.dropped
+  }
+
+  offer(frame: Uint8Array): boolean {
+    const channel = this.host.channel
+    if (this.queue.empty && channel.offerRaw(frame, this.host.highWaterBytes)) return true
+    if (channel.closed) return false
+    const ok = this.queue.offer(frame)
+    this.host.backlogged(this)
+    return ok
+  }
+
+  /** Reports drops, then moves queued frames out while the socket has room; false when it filled up again. */
+  flush(): boolean {
+    const { channel, highWaterBytes } = this.host
+    const q = this.queue
+    if (q.unreported > 0 && this.topic !== undefined) {
+      channel.send({ type: FrameType.dropped, topic: this.topic, count: q.unreported })
+      q.unreported = 0
+    }
+    for (;;) {
+      if (channel.pending > highWaterBytes) return false
+      const block = q.take()
+      if (block === undefined) return true
+      channel.sendOwned(block)
+    }
+  }
+
+  close(): void {
+    this.queue.clear()
+  }
+}

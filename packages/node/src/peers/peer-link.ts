@@ -1,0 +1,138 @@
+import { FrameChannel, FrameType, PROTOCOL_VERSION, WireError, parseFrameAt, type Frame } from '@herald/wire'
+import type { ByteStream } from '../overlay/overlay.js'
+import { StreamSink } from './stream-sink.js'
+
+export interface PeerLinkEvents {
+  /** The other relay said a valid PEER_HELLO: frames flow from now on. */
+  ready(link: PeerLink): void
+  /** One frame after the handshake: `buf[start, end)`, header included, valid during the call. */
+  frame(link: PeerLink, type: number, buf: Uint8Array, start: number, end: number): void
+  /** Reported once, however the link ended. */
+  closed(link: PeerLink, why: string): void
+  /** The link drained below its high-water mark (or closed): paused publishers may go on. */
+  writable(): void
+}
+
+export interface PeerLinkInit {
+  stream: ByteStream
+  /** Our node id and network, for the handshake. */
+  self: string
+  network: string
+  maxFrameBytes: number
+  /** Past this many unsent bytes the link is congested. */
+  highWaterBytes: number
+  /** Past this many unsent bytes, droppable frames are dropped. */
+  maxBacklogBytes: number
+  events: PeerLinkEvents
+  log: (msg: string) => void
+}
+
+/**
+ * One long-lived stream to another relay. Frames are coalesced into large sends (never one
+ * stream send per small message); what the stream has not taken yet is bounded: droppable
+ * traffic (events, broadcasts) is dropped past maxBacklogBytes, control traffic is not.
+ * Back-pressure is the link's own business: a congested link pauses the local publishers
+ * (see Router.whenWritable), which keeps its latency low for requests, heartbeats and the
+ * overlay's pings.
+ */
+export class PeerLink {
+  readonly remote: string
+  private readonly init: PeerLinkInit
+  private readonly channel: FrameChannel
+  private ready = false
+  private isClosed = false
+  dropped = 0
+
+  constructor(init: PeerLinkInit) {
+    this.init = init
+    this.remote = init.stream.remotePeer
+    const stream = init.stream
+    this.channel = new FrameChannel({
+      sink: new StreamSink(() => stream, (err) => this.close(`send failed: ${err.message}`)),
+      maxFrameBytes: init.maxFrameBytes,
+      alloc: (n) => Buffer.allocUnsafe(n),
+      onFrame: (type, buf, start, end) => this.onFrame(type, buf, start, end),
+      onError: (_code, message, cause) => this.close(cause instanceof WireError ? `peer sent malformed data: ${message}` : message),
+      onDrain: () => { if (!this.congested) init.events.writable() },
+    })
+    stream.attach({
+      message: (bytes) => this.channel.receive(bytes),
+      drain: () => this.channel.drained(),
+      // A link is two-way: once the peer closed its side (it dropped this link, e.g. as a
+      // duplicate), nothing will ever arrive here, and what we send is ignored. 'close' alone
+      // fires only when both sides closed, so without this the link would stay up, dead.
+      remoteClose: () => this.close('the peer closed the link'),
+      close: () => this.finish('stream closed'),
+    })
+    this.channel.send({ type: FrameType.peerHello, version: PROTOCOL_VERSION, network: init.network, nodeId: init.self })
+  }
+
+  get closed(): boolean {
+    return this.isClosed
+  }
+
+  get bytesIn(): number {
+    return this.channel.bytesIn
+  }
+
+  get bytesOut(): number {
+    return this.channel.bytesOut
+  }
+
+  /** Bytes accepted and not yet taken by the stream. */
+  get pending(): number {
+    return this.channel.pending
+  }
+
+  /** More is queued than the link should hold: local publishers should wait. */
+  get congested(): boolean {
+    return this.pending > this.init.highWaterBytes
+  }
+
+  send(frame: Frame): void {
+    this.channel.send(frame)
+  }
+
+  /** Pre-encoded frame bytes (fan-out of one event to many relays). Returns false when dropped. */
+  sendDroppable(frame: Uint8Array): boolean {
+    if (this.isClosed) return false
+    if (this.pending > this.init.maxBacklogBytes) {
+      this.dropped++
+      return false
+    }
+    this.channel.sendRaw(frame)
+    return true
+  }
+
+  /** Closes the link (flushing what is batched) and reports it once. */
+  close(why: string): void {
+    if (this.isClosed) return
+    this.channel.flush()
+    this.finish(why)
+    const s = this.init.stream
+    s.close().catch(() => s.abort(new Error(why)))
+  }
+
+  private onFrame(type: number, buf: Uint8Array, start: number, end: number): void {
+    if (this.ready) {
+      this.init.events.frame(this, type, buf, start, end)
+      return
+    }
+    const f = parseFrameAt(type, buf, start, end)
+    if (f.type !== FrameType.peerHello || f.version !== PROTOCOL_VERSION || f.network !== this.init.network || f.nodeId !== this.remote) {
+      this.init.log(`peer ${this.remote} failed the link handshake; disconnecting it`)
+      this.close('bad handshake')
+      return
+    }
+    this.ready = true
+    this.init.events.ready(this)
+  }
+
+  private finish(why: string): void {
+    if (this.isClosed) return
+    this.isClosed = true
+    this.channel.close()
+    this.init.events.closed(this, why)
+    this.init.events.writable()
+  }
+}

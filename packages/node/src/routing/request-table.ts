@@ -1,0 +1,165 @@
+import { ErrorCode, FrameType, MAX_TIMER_MS, type Frame } from '@herald/wire'
+import type { Clock } from '../clock.js'
+import type { Endpoint } from './endpoint.js'
+import type { Endpoints, EndpointState, RequestState, RouterCounters } from './state.js'
+import type { Waiting } from './waiting.js'
+
+export interface RequestFrame {
+  id: number
+  timeoutMs: number
+  cluster: string
+  payload: Uint8Array
+}
+
+export function failure(id: number, code: ErrorCode, message: string): Frame {
+  return { type: FrameType.failure, id, code, message }
+}
+
+/**
+ * Every request in the router from arrival to answer: its id, its deadline, where it went,
+ * and the one answer its origin gets. A request answered while its member still works on it
+ * (a timeout, its client left) stays here, holding the member's slot, until the member answers.
+ */
+export class RequestTable {
+  private readonly requests = new Map<number, RequestState>()
+  /** Requests in flight per remote relay (its load, as seen from here). */
+  private readonly remote = new Map<string, Set<number>>()
+  private nextRid = 1
+  private idle: (() => void) | undefined
+
+  constructor(private readonly init: { endpoints: Endpoints; counters: RouterCounters; clock: Clock; waiting: Waiting }) {}
+
+  get size(): number {
+    return this.requests.size
+  }
+
+  get(rid: number): RequestState | undefined {
+    return this.requests.get(rid)
+  }
+
+  /** Requests in flight at relay `node`. */
+  atRemote(node: string): number {
+    return this.remote.get(node)?.size ?? 0
+  }
+
+  /** A new request from `origin`, with its deadline running. */
+  track(origin: Endpoint, st: EndpointState, frame: RequestFrame): RequestState {
+    const { clock } = this.init
+    const rid = this.allocRid()
+    const r: RequestState = {
+      rid, origin, originId: frame.id, cluster: frame.cluster, timeoutMs: frame.timeoutMs,
+      deadline: clock.now() + frame.timeoutMs, payload: undefined, size: frame.payload.length,
+      member: undefined, remote: undefined, timer: undefined, answered: false,
+    }
+    this.requests.set(rid, r)
+    st.requests.add(rid)
+    r.timer = clock.setTimeout(() => this.timeout(r), Math.min(frame.timeoutMs, MAX_TIMER_MS))
+    return r
+  }
+
+  /** The request went to relay `node`. */
+  sentTo(r: RequestState, node: string): void {
+    r.remote = node
+    let set = this.remote.get(node)
+    if (set === undefined) {
+      set = new Set()
+      this.remote.set(node, set)
+    }
+    set.add(r.rid)
+  }
+
+  /** The link to relay `node` is gone: the requests it was serving. */
+  lostRemote(node: string): RequestState[] {
+    const set = this.remote.get(node)
+    this.remote.delete(node)
+    return [...(set ?? [])].map((rid) => this.requests.get(rid)).filter((r): r is RequestState => r !== undefined)
+  }
+
+  /** Answers and forgets. */
+  finish(r: RequestState, frame: Frame): void {
+    this.answer(r, frame)
+    this.forget(r)
+  }
+
+  /** The origin is gone: drop what it asked for; a request already at a member keeps the member's slot until it answers. */
+  forgetOrigin(st: EndpointState): void {
+    for (const rid of st.requests) {
+      const r = this.requests.get(rid)
+      if (r === undefined) continue
+      r.answered = true
+      this.init.clock.clearTimeout(r.timer)
+      if (r.member === undefined) {
+        this.init.waiting.drop(r)
+        this.forget(r)
+      }
+    }
+    this.checkIdle()
+  }
+
+  /** Waits (up to graceMs) for members to answer what they hold, then fails every request left. */
+  async drain(graceMs: number): Promise<void> {
+    if (this.atMembers()) {
+      await new Promise<void>((resolve) => {
+        const timer = this.init.clock.setTimeout(resolve, graceMs)
+        this.idle = () => {
+          this.init.clock.clearTimeout(timer)
+          resolve()
+        }
+      })
+      this.idle = undefined
+    }
+    for (const r of [...this.requests.values()]) {
+      if (!r.answered) this.finish(r, failure(r.originId, ErrorCode.shutdown, 'the relay shut down'))
+    }
+  }
+
+  private allocRid(): number {
+    for (;;) {
+      const rid = this.nextRid
+      this.nextRid = rid >= 0xffffffff ? 1 : rid + 1
+      if (!this.requests.has(rid)) return rid
+    }
+  }
+
+  private timeout(r: RequestState): void {
+    r.timer = undefined
+    if (r.answered) return
+    this.init.counters.timeouts++
+    if (r.member === undefined && r.remote === undefined) this.init.waiting.drop(r)
+    // A member still working keeps its slot until it answers, so its concurrency holds.
+    this.answer(r, failure(r.originId, ErrorCode.timeout, `request to "${r.cluster}" timed out after ${r.timeoutMs} ms`))
+    if (r.member === undefined) this.forget(r)
+  }
+
+  /** Sends the origin its answer (once). */
+  private answer(r: RequestState, frame: Frame): void {
+    if (r.answered) return
+    r.answered = true
+    this.init.clock.clearTimeout(r.timer)
+    r.timer = undefined
+    const st = this.init.endpoints.get(r.origin)
+    st?.requests.delete(r.rid)
+    if (st !== undefined) r.origin.send(frame)
+    this.checkIdle()
+  }
+
+  private forget(r: RequestState): void {
+    this.requests.delete(r.rid)
+    if (r.remote !== undefined) this.remote.get(r.remote)?.delete(r.rid)
+    const m = r.member
+    if (m !== undefined && m.inflight.delete(r.rid)) {
+      m.outstanding--
+      m.outstandingBytes -= r.size
+    }
+  }
+
+  /** While draining: wake drain() once no member owes an answer. */
+  private checkIdle(): void {
+    if (this.idle !== undefined && !this.atMembers()) this.idle()
+  }
+
+  private atMembers(): boolean {
+    for (const r of this.requests.values()) if (!r.answered && r.member !== undefined) return true
+    return false
+  }
+}

@@ -1,0 +1,271 @@
+// Several relays in one process on the in-memory overlay, with the real SDK as clients and
+// a ManualClock: the directory converging, requests, broadcasts, events and tunnels across
+// relays, back-pressure between relays, and relays dying, stalling or misbehaving.
+import { afterEach, describe, expect, it } from 'vitest'
+import { MemberLostError, type Tunnel } from '@herald/client'
+import { FrameType, PROTOCOL_VERSION, encodeFrame } from '@herald/wire'
+import { ManualClock, MemoryNetwork, createRelay, type ByteStreamEvents } from '../src/index.js'
+import { advance, fullMesh, memoryAddr, memoryRelays, sees, turns, until, type MemoryRelays } from './support/memory-relays.js'
+
+const text = (b: Uint8Array): string => new TextDecoder().decode(b)
+let m: MemoryRelays | undefined
+afterEach(async () => {
+  await m?.stop()
+  m = undefined
+})
+
+async function mesh(n: number, opts: Parameters<typeof memoryRelays>[1] = {}): Promise<MemoryRelays> {
+  m = await memoryRelays(n, opts)
+  await m.runUntil(() => fullMesh(m!.relays), `a full mesh of ${n} relays`)
+  return m
+}
+
+/** Waits (clock running) until relay `i` sees `cluster` served on relay `j`. */
+async function seesCluster(x: MemoryRelays, i: number, j: number, cluster: string): Promise<void> {
+  const nodeId = x.relays[j]!.nodeId
+  await x.runUntil(() => x.relays[i]!.status().peers.some((p) => p.nodeId === nodeId && p.connected && (p.clusters[cluster]?.members ?? 0) > 0), `r${i + 1} to see "${cluster}" on r${j + 1}`)
+}
+
+describe('relays in memory: the directory', () => {
+  it('relays 2 and 3 bootstrapped to relay 1 find each other through its directory: a full mesh', async () => {
+    const x = await mesh(3)
+    for (const r of x.relays) expect(r.status().peers.map((p) => p.nodeId).sort()).toEqual(x.relays.filter((o) => o !== r).map((o) => o.nodeId).sort())
+  })
+
+  it('a member registered on relay 3 shows in every directory, and leaves it when it closes', async () => {
+    const x = await mesh(3)
+    const svc = await x.member(2, { cluster: 'db', handler: { handleRequest: () => 'x' } })
+    await seesCluster(x, 0, 2, 'db')
+    await seesCluster(x, 1, 2, 'db')
+    await svc.close()
+    await x.runUntil(() => x.relays[0]!.status().peers.every((p) => p.clusters['db'] === undefined), 'the cluster to leave relay 1\'s view')
+  })
+
+  it('a relay killed (it vanishes) is tombstoned in every view at once, without waiting for its entry to expire', async () => {
+    const x = await mesh(3)
+    x.net.kill(x.relays[2]!.nodeId)
+    await until(() => !sees(x.relays[0]!, x.relays[2]!) && !sees(x.relays[1]!, x.relays[2]!), 'relay 3 to leave the views')
+    expect(x.relays[0]!.status().peers.map((p) => p.nodeId)).toEqual([x.relays[1]!.nodeId])
+  })
+
+  it('a relay that stalls (its links stay up, nothing arrives) leaves the views once its entry expires', async () => {
+    const x = await mesh(3, { limits: { entryExpiryMs: 2500, heartbeatMs: 1000 } })
+    const [a, b, c] = x.relays.map((r) => r.nodeId) as [string, string, string]
+    for (const [from, to] of [[c, a], [c, b]] as const) x.net.stall(from, to, true)
+    await x.run(2000)
+    expect(sees(x.relays[0]!, x.relays[2]!)).toBe(true) // two missed heartbeats are not enough
+    await x.run(1000)
+    expect(sees(x.relays[0]!, x.relays[2]!)).toBe(false)
+    expect(sees(x.relays[1]!, x.relays[2]!)).toBe(false)
+    expect(sees(x.relays[0]!, x.relays[1]!)).toBe(true)
+  })
+
+  it('a connection that drops is linked again (the heartbeat dials the relays it knows)', async () => {
+    const x = await mesh(2)
+    x.net.disconnect(x.relays[0]!.nodeId, x.relays[1]!.nodeId)
+    await until(() => !sees(x.relays[0]!, x.relays[1]!), 'the link to drop')
+    await x.runUntil(() => fullMesh(x.relays), 'the link to come back')
+  })
+
+  it('a relay started before its bootstrap relay joins it once it is up (redials with back-off)', async () => {
+    const net = new MemoryNetwork()
+    const clock = new ManualClock()
+    const logs: string[] = []
+    const bootOverlay = net.node('boot') // exists, but is not up: dials fail
+    const early = createRelay({ port: false, bootstrap: [memoryAddr('boot')], log: (l) => logs.push(l) }, { overlay: net.node('early'), clock })
+    await early.start()
+    await advance(clock, 5000)
+    expect(logs.filter((l) => /^dial boot failed/.test(l))).toHaveLength(1) // the first attempt is logged, redials are quiet
+    const boot = createRelay({ port: false, log: () => {} }, { overlay: bootOverlay, clock })
+    await boot.start()
+    try {
+      // Redials back off 1, 2, 4, 8 s ...: the next comes within 10 s of the bootstrap relay starting.
+      for (let t = 0; t < 10_000 && !sees(early, boot); t += 100) await advance(clock, 100)
+      expect(sees(early, boot)).toBe(true)
+    } finally {
+      void early.stop()
+      void boot.stop()
+      await advance(clock, 5000)
+    }
+  })
+
+  it('a peer sending a malformed directory is disconnected, and its entries are counted as rejected', async () => {
+    const x = await mesh(1)
+    const evil = x.net.node('evil')
+    await evil.start({ connected: () => {}, disconnected: () => {}, inbound: () => {} })
+    await evil.dial(x.relays[0]!.nodeId)
+    const s = await evil.openStream(x.relays[0]!.nodeId, 'link')
+    let closed = false
+    const events: ByteStreamEvents = { message: () => {}, drain: () => {}, remoteClose: () => { closed = true }, close: () => { closed = true } }
+    s.attach(events)
+    s.send(encodeFrame({ type: FrameType.peerHello, version: PROTOCOL_VERSION, network: 'herald', nodeId: 'evil' }))
+    s.send(encodeFrame({ type: FrameType.directory, entries: new TextEncoder().encode('{"not": "a list"}') }))
+    await until(() => closed, 'the relay to drop the link')
+    expect(x.relays[0]!.status().counters['rejectedEntries']).toBe(1)
+    expect(x.logs[0]!.some((l) => l.includes('malformed directory'))).toBe(true)
+  })
+})
+
+describe('relays in memory: routing across relays', () => {
+  it('requests from relay 1 reach members on relays 2 and 3, balanced by load', async () => {
+    const x = await mesh(3)
+    await x.member(1, { cluster: 'db', handler: { handleRequest: () => 'r2' } })
+    await x.member(2, { cluster: 'db', handler: { handleRequest: () => 'r3' } })
+    await seesCluster(x, 0, 1, 'db')
+    await seesCluster(x, 0, 2, 'db')
+    const c = await x.client(0)
+    const counts: Record<string, number> = {}
+    for (let batch = 0; batch < 25; batch++) {
+      const replies = await Promise.all(Array.from({ length: 8 }, () => c.request('db', 'x', { timeoutMs: 60_000 })))
+      for (const r of replies) counts[text(r)] = (counts[text(r)] ?? 0) + 1
+    }
+    expect(Object.keys(counts).sort()).toEqual(['r2', 'r3'])
+    for (const n of Object.values(counts)) expect(n).toBeGreaterThanOrEqual(70) // of 200
+  })
+
+  it('a broadcast sent on relay 1 reaches each member on relays 2 and 3 exactly once', async () => {
+    const x = await mesh(3)
+    const got: string[][] = [[], []]
+    for (const [k, i] of [[0, 1], [1, 2]] as const) {
+      await x.member(i, { cluster: 'all', handler: { handleBroadcast: (b) => { got[k]!.push(text(b)) } } })
+      await seesCluster(x, 0, i, 'all')
+    }
+    const c = await x.client(0)
+    for (let i = 0; i < 50; i++) await c.broadcast('all', `b${i}`)
+    await until(() => got.every((g) => g.length >= 50), 'every broadcast to arrive')
+    await turns(20)
+    const want = Array.from({ length: 50 }, (_, i) => `b${i}`)
+    expect(got.map((g) => [...g].sort())).toEqual([want.sort(), want.sort()])
+  })
+
+  it('2,000 events published on relay 1 reach a subscriber on relay 3 in order', async () => {
+    const x = await mesh(3)
+    const sub = await x.client(2)
+    const seen: number[] = []
+    await sub.subscribe('ev', { handleEvent: (e) => { seen.push(new DataView(e.buffer, e.byteOffset).getUint32(0)) } })
+    await x.runUntil(() => x.relays[0]!.status().peers.some((p) => p.topics.includes('ev')), 'relay 1 to see the topic')
+    const pub = await x.client(0)
+    const payload = new Uint8Array(64)
+    for (let i = 0; i < 2000; i++) {
+      new DataView(payload.buffer).setUint32(0, i)
+      await pub.publish('ev', payload)
+    }
+    await until(() => seen.length === 2000, `2,000 events (got ${seen.length})`)
+    expect(seen).toEqual(Array.from({ length: 2000 }, (_, i) => i))
+  })
+
+  it('a tunnel across relays carries messages in order both ways', async () => {
+    const x = await mesh(2)
+    await x.member(1, { cluster: 'echo', handler: { async handleTunnel(t) { for await (const msg of t) await t.send(msg) } } })
+    await seesCluster(x, 0, 1, 'echo')
+    const c = await x.client(0)
+    const t = await c.tunnel('echo', { timeoutMs: 60_000 })
+    const sizes = Array.from({ length: 300 }, (_, i) => (i * 977) % 20_000)
+    const reading = (async () => {
+      const out: number[] = []
+      for (const size of sizes) {
+        const got = await t.receive({ timeoutMs: 60_000 })
+        if (got.length !== size || (size > 0 && got[size - 1] !== (size & 0xff))) throw new Error(`message ${out.length}: ${got.length} bytes`)
+        out.push(got.length)
+      }
+      return out
+    })()
+    for (const size of sizes) await t.send(new Uint8Array(size).fill(size & 0xff))
+    expect(await reading).toEqual(sizes)
+    await t.close()
+  })
+
+  it('a slow reader on another relay throttles the writer to its window; reading lets it go on', async () => {
+    const x = await mesh(2)
+    let memberEnd: Tunnel | undefined
+    await x.member(1, { cluster: 'slow', handler: { handleTunnel: (t) => { memberEnd = t } } })
+    await seesCluster(x, 0, 1, 'slow')
+    const c = await x.client(0)
+    const t = await c.tunnel('slow', { timeoutMs: 60_000 })
+    const chunk = new Uint8Array(64 * 1024)
+    let sent = 0
+    const writer = (async () => {
+      for (let i = 0; i < 40; i++) {
+        await t.send(chunk)
+        sent++
+      }
+    })()
+    await turns(200)
+    // The default window is 1 MiB: 16 messages of 64 KiB, plus one of overshoot.
+    expect(sent).toBeLessThanOrEqual(17)
+    expect(sent).toBeGreaterThanOrEqual(15)
+    for (let i = 0; i < 40; i++) await memberEnd!.receive({ timeoutMs: 60_000 })
+    await writer
+    expect(sent).toBe(40)
+  })
+
+  it('a relay killed with requests and a tunnel in flight there: they fail with MemberLostError at once', async () => {
+    const x = await mesh(3)
+    let held = 0
+    await x.member(2, { cluster: 'work', handler: { handleRequest: () => { held++; return new Promise<never>(() => {}) }, handleDrop() {} } })
+    await x.member(2, { cluster: 'tun', handler: { async handleTunnel(t) { for await (const msg of t) await t.send(msg) }, handleDrop() {} } })
+    await seesCluster(x, 0, 2, 'work')
+    await seesCluster(x, 0, 2, 'tun')
+    const c = await x.client(0)
+    const t = await c.tunnel('tun', { timeoutMs: 60_000 })
+    await t.send('ping')
+    expect(text(await t.receive({ timeoutMs: 60_000 }))).toBe('ping')
+    const pending = Array.from({ length: 3 }, () => c.request('work', 'x', { timeoutMs: 600_000 }).catch((e: unknown) => e))
+    await until(() => held === 3, 'the requests to reach the member')
+    const reading = t.receive({ timeoutMs: 60_000 }).catch((e: unknown) => e)
+    x.net.kill(x.relays[2]!.nodeId)
+    for (const e of await Promise.all(pending)) expect(e).toBeInstanceOf(MemberLostError)
+    expect(await reading).toBeInstanceOf(MemberLostError)
+  })
+
+  it('a request for a cluster no directory lists is found through the provider lookup', async () => {
+    // Relays 1 and 2 know each other; relay 3 knows nobody, and serves "lone".
+    const x = m = await memoryRelays(3, { join: (i) => (i === 1 ? 0 : undefined) })
+    const [r1, r2, r3] = x.relays as [typeof x.relays[0] & object, typeof x.relays[0] & object, typeof x.relays[0] & object]
+    await x.runUntil(() => sees(r1, r2), 'relays 1 and 2 to link')
+    await x.member(2, { cluster: 'lone', handler: { handleRequest: () => 'from r3' } })
+    expect(sees(r1, r3)).toBe(false)
+    const c = await x.client(0)
+    let reply: string | undefined
+    void c.request('lone', 'x', { timeoutMs: 600_000 }).then((b) => { reply = text(b) })
+    await x.runUntil(() => reply !== undefined, 'the reply')
+    expect(reply).toBe('from r3')
+    expect(r1.status().counters['lookups']).toBe(1)
+    expect(sees(r1, r3)).toBe(true)
+  })
+})
+
+describe('relays in memory: back-pressure between relays', () => {
+  it('a link that cannot deliver pauses the publisher instead of growing: nothing is lost once it drains', async () => {
+    const x = await mesh(2, { network: { highWaterBytes: 64 * 1024 }, limits: { linkHighWaterBytes: 256 * 1024, maxLinkBacklogBytes: 16 * 1024 * 1024 } })
+    const [a, b] = x.relays as [typeof x.relays[0] & object, typeof x.relays[0] & object]
+    const got: number[] = []
+    const sub = await x.client(1)
+    await sub.subscribe('flood', { handleEvent: (e) => { got.push(new DataView(e.buffer, e.byteOffset).getUint32(0)) } })
+    await x.runUntil(() => a.status().peers.some((p) => p.topics.includes('flood')), 'relay 1 to see the topic')
+    x.net.stall(a.nodeId, b.nodeId, true)
+    const pub = await x.client(0)
+    const n = 20_000
+    let published = 0
+    const publisher = (async () => {
+      const payload = new Uint8Array(1024)
+      for (let i = 0; i < n; i++) {
+        new DataView(payload.buffer).setUint32(0, i)
+        await pub.publish('flood', payload)
+        published++
+      }
+    })()
+    // The publisher stops making progress long before it has pushed 20 MiB.
+    let last = -1
+    await until(() => { const stuck = published === last; last = published; return stuck && published > 0 }, 'the publisher to be held back', 100_000)
+    await turns(100)
+    const held = published
+    expect(held).toBeLessThan(n / 2)
+    const link = a.status().links.find((l) => l.nodeId === b.nodeId)!
+    expect(link.dropped).toBe(0)
+    x.net.stall(a.nodeId, b.nodeId, false)
+    await publisher
+    await until(() => got.length === n, `every event to arrive (got ${got.length})`, 200_000)
+    expect(got).toEqual(Array.from({ length: n }, (_, i) => i))
+  })
+})
