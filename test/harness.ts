@@ -9,7 +9,8 @@ import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..')
-export const CLI = join(ROOT, 'packages/node/dist/cli.js')
+/** The herald CLI: the one place tests find it (HERALD_CLI overrides, e.g. while it moves to packages/cli). */
+export const CLI = process.env['HERALD_CLI'] ?? join(ROOT, 'packages/node/dist/cli.js')
 
 const live = new Set<ChildProcess>()
 

@@ -112,7 +112,7 @@ def seal(ring: KeyRing, kind: int, name: str, plain: bytes, key_id: int | None =
     """Seals ``plain`` for ``name`` with the ring's seal key (or the key ``key_id`` when it has it)."""
     key = ring.by_id.get(key_id, ring.seal) if key_id is not None else ring.seal
     nonce = os.urandom(_NONCE)
-    body = key.aead.encrypt(nonce, plain, _aad(kind, name))  # ciphertext then tag, as the TS SDK writes
+    body: bytes = key.aead.encrypt(nonce, plain, _aad(kind, name))  # ciphertext then tag, as the TS SDK writes
     return bytes((_MAGIC,)) + struct.pack(">I", key.id) + nonce + body
 
 

@@ -18,7 +18,8 @@ from .wire import ErrorCode, Frame, FrameType, encode_id_payload
 
 
 class _Owner(Protocol):
-    max_message_bytes: int
+    @property
+    def max_message_bytes(self) -> int: ...
 
     def _send_frame(self, frame: Frame) -> None: ...
     def _send_bytes(self, data: bytes) -> None: ...

@@ -178,7 +178,7 @@ def encode_frame(frame: Frame) -> bytes:
         elif kind == "magic":
             parts.append(MAGIC)
         elif kind == "name":
-            b = name_bytes(v)
+            b = name_bytes(str(v) if v is not None else "")
             parts.append(bytes((len(b),)) + b)
         elif kind == "text":
             b = text_bytes(v or "")

@@ -88,7 +88,9 @@ export class Transport {
             fail(new HeraldError('PROTOCOL', `unexpected frame 0x${frame.type.toString(16)} during the handshake`))
           }
         },
-        onClose() {},
+        onClose(error) {
+          if (error !== undefined) fail(error) // malformed data instead of WELCOME
+        },
       }
       socket.on('data', (chunk: Buffer) => t.receive(chunk))
     })
@@ -109,6 +111,7 @@ export class Transport {
   }
 
   private receive(chunk: Buffer): void {
+    if (this.isClosed) return
     const d = this.decoder
     d.push(chunk)
     try {
@@ -128,8 +131,13 @@ export class Transport {
       }
     } catch (err) {
       if (err instanceof WireError) {
+        // Tell the relay why before hanging up (docs/protocol.md, CLOSE and ERROR): flushed and
+        // ended, not destroyed, so the ERROR frame is not discarded with the socket.
         this.send({ type: FrameType.error, code: err.code, message: err.message })
-        this.closeWith(new HeraldError('PROTOCOL', `relay sent malformed data: ${err.message}`, { cause: err }))
+        this.batcher.flush()
+        this.socket.end()
+        setTimeout(() => this.socket.destroy(), 1000).unref()
+        this.closeWith(new HeraldError('PROTOCOL', `relay sent malformed data: ${err.message}`, { cause: err }), false)
       } else {
         throw err
       }
@@ -183,12 +191,12 @@ export class Transport {
     })
   }
 
-  private closeWith(error: HeraldError | undefined): void {
+  private closeWith(error: HeraldError | undefined, destroy = true): void {
     if (this.isClosed) return
     this.isClosed = true
     this.closedWith = error
     this.batcher.discard()
-    if (error !== undefined) this.socket.destroy()
+    if (error !== undefined && destroy) this.socket.destroy()
     this.wakeDrain()
     this.events?.onClose(error)
   }
