@@ -5,6 +5,7 @@ The CLI is located in ONE place, here: ``HERALD_CLI`` overrides the default path
 """
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import queue
@@ -105,3 +106,18 @@ def run_cli(args: list[str], *, stdin: bytes | None = None, timeout: float = 30.
 def kill_all() -> None:
     while _live:
         _live.pop().kill()
+
+
+async def wait_route(port: int, *, cluster: str | None = None, topic: str | None = None, timeout: float = 20.0) -> None:
+    """Polls the relay's ``$herald.status`` until a linked peer lists the cluster or topic
+    (directory state is only visible by polling)."""
+    from herald import connect  # noqa: PLC0415 - the harness itself needs no client
+
+    key, name = ("clusters", cluster) if cluster is not None else ("topics", topic)
+    async with connect(port=port) as c:
+        for _ in range(int(timeout / 0.05)):
+            status = json.loads(await c.request("$herald.status", b"", timeout=5))
+            if any(p.get("connected") and name in p.get(key, ()) for p in status.get("peers", [])):
+                return
+            await asyncio.sleep(0.05)
+    raise AssertionError(f"no linked relay lists {key} {name!r} within {timeout:g} s")

@@ -8,6 +8,8 @@ from typing import Any
 
 from herald import Connection, HeraldError, Subscription, Tunnel, connect
 
+from tests.harness import wait_route
+
 from .data import ERROR_CLASSES, Scenario, Vars, numbered, payload, payloads
 from .members import Member
 from .sockets import WAIT, FakeRelay, FrameStream, open_raw
@@ -244,14 +246,7 @@ class Runner:
         self.check_error(reason, {"error": s["error"]})
 
     async def op_wait_route(self, s: dict[str, Any]) -> None:
-        key, name = ("clusters", s["cluster"]) if "cluster" in s else ("topics", s["topic"])
-        async with connect(port=self.port(s)) as c:
-            for _ in range(int(20 / 0.05)):
-                status = json.loads(await c.request("$herald.status", b"", timeout=WAIT))
-                if any(p.get("connected") and name in p.get(key, ()) for p in status.get("peers", [])):
-                    return
-                await asyncio.sleep(0.05)  # directory state is only visible by polling
-        raise AssertionError(f"no linked relay lists {key} {name!r} within 20 s")
+        await wait_route(self.port(s), cluster=s.get("cluster"), topic=s.get("topic"))
 
     async def op_raw(self, s: dict[str, Any]) -> None:
         self.actors[s["as"]] = await open_raw(self.port(s))
