@@ -235,6 +235,7 @@ class Connection:
     def _accept_tunnel(self, ident: int, crypto: TunnelCrypto | None) -> Tunnel:
         tun = Tunnel(ident=ident, owner=self, crypto=crypto)
         self._tunnels[ident] = tun
+        tun._granted(tun.window)
         self._t.send_frame({"type": FrameType.TUNNEL_ACCEPT, "tunnel": ident, "allowance": tun.window})
         return tun
 
@@ -308,6 +309,7 @@ class Connection:
             if fut is None or fut.done() or tun is None:
                 return
             tun._grant(f["allowance"])
+            tun._granted(tun.window)
             self._t.send_frame({"type": FrameType.TUNNEL_ALLOWANCE, "tunnel": ident, "bytes": tun.window})
             fut.set_result(tun)
             return

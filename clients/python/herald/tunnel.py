@@ -54,8 +54,9 @@ class Tunnel:
         self._crypto = crypto
         self._allowance = 0  # bytes the other end lets us send; may dip below 0 by one message
         self._send_queue: deque[tuple[bytes, asyncio.Future[None]]] = deque()
-        self._inbox: deque[bytes] = deque()  # bounded by the window we granted (the relay enforces it)
+        self._inbox: deque[bytes] = deque()  # bounded by what we granted: see _deliver
         self._consumed = 0  # consumed bytes not yet granted back
+        self._peer_allowance = 0  # what we granted the other end, less what it sent
         self._reader: asyncio.Future[bytes | None] | None = None
         self._closed = False
         self._remote_closed = False
@@ -120,9 +121,21 @@ class Tunnel:
 
     # ---- receiving ----------------------------------------------------------------------
 
+    def _granted(self, n: int) -> None:
+        """We granted the other end ``n`` more bytes (the caller sends the frame)."""
+        self._peer_allowance += n
+
     def _deliver(self, payload: bytes) -> None:
         if self._closed and not self._remote_closed:
             return
+        if self._peer_allowance <= 0:
+            # The relay enforces allowance, so this is a relay that does not: refuse to
+            # buffer past what we granted (docs/protocol.md, Tunnels, enforcement).
+            err = HeraldError("LIMIT", "the other end sent beyond the allowance it was granted")
+            self._owner._send_frame({"type": FrameType.TUNNEL_CLOSE, "tunnel": self.id, "code": ErrorCode.LIMIT, "reason": str(err)})
+            self._finish(err, keep_inbox=False)
+            return
+        self._peer_allowance -= tunnel_cost(len(payload))
         if self._crypto is not None:
             try:
                 payload, self._peer_key_id = open_sealed(
@@ -142,6 +155,7 @@ class Tunnel:
         # Flow control counts what crossed the wire: a sealed message is SEAL_OVERHEAD longer.
         self._consumed += tunnel_cost(size) + (0 if self._crypto is None else SEAL_OVERHEAD)
         if self._consumed >= self.window // 4 and not self._closed:
+            self._granted(self._consumed)
             self._owner._send_frame({"type": FrameType.TUNNEL_ALLOWANCE, "tunnel": self.id, "bytes": self._consumed})
             self._consumed = 0
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Awaitable, Callable
 import os
 import tempfile
+from collections.abc import Awaitable, Callable
 
 import pytest
 
@@ -16,6 +16,7 @@ from herald import (
 from herald import TimeoutError as HeraldTimeout
 
 from tests import harness
+from tests.conformance.sockets import FakeRelay
 
 
 @pytest.fixture(scope="module")
@@ -188,3 +189,30 @@ async def test_status_counts_our_clients(relay: harness.Relay) -> None:
     before = (await status(relay.port))["clients"]
     async with connect(port=relay.port), connect(port=relay.port):
         assert (await status(relay.port))["clients"] == before + 2  # type: ignore[operator]
+
+
+async def test_tunnel_refuses_data_beyond_its_grant() -> None:
+    """Against a (fake) relay that ignores flow control, the inbox stays bounded: the tunnel
+    ends with LIMIT and tells the relay so, instead of buffering without end."""
+    fake = FakeRelay([
+        {"expect": {"type": "HELLO"}},
+        {"send": [{"type": "WELCOME", "version": 1, "maxMessageBytes": 16777216, "nodeId": "fake"}]},
+        {"expect": {"type": "TUNNEL_OPEN", "cluster": "c", "capture": {"tunnel": "a"}}},
+        {"send": [{"type": "TUNNEL_ACCEPT", "tunnel": {"var": "a"}, "allowance": 1000}]},
+        {"expect": {"type": "TUNNEL_ALLOWANCE", "tunnel": {"var": "a"}, "bytes": 1048576}},
+        # Exactly the 1 MiB granted (a message costs its size + 64), then one message more.
+        {"send": [{"type": "TUNNEL_DATA", "tunnel": {"var": "a"}, "payload": {"size": 1048512}},
+                  {"type": "TUNNEL_DATA", "tunnel": {"var": "a"}, "payload": "one too many"}]},
+        {"expect": {"type": "TUNNEL_CLOSE", "tunnel": {"var": "a"}, "code": "limit"}},
+    ])
+    await fake.start()
+    try:
+        async with connect(port=fake.port) as conn:
+            tun = await conn.tunnel("c")
+            await fake.done()
+            with pytest.raises(HeraldError) as e:
+                while True:
+                    await tun.receive(timeout=5)
+            assert e.value.code == "LIMIT"
+    finally:
+        await fake.stop()
