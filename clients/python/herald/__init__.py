@@ -17,11 +17,14 @@ from .member import Limits, MemberStats, RequestHandler, Service, register
 from .subscription import EventHandler, Subscription, SubscriptionStats
 from .tunnel import Tunnel
 
+#: herald.TimeoutError (a subclass of the builtin TimeoutError) under a name of its own.
+HeraldTimeoutError = TimeoutError
+
 __version__ = "0.1.0"
 
 __all__ = [
     "ClosedError", "ClusterKey", "ClusterKeyError", "ClusterKeys", "Connection", "EventHandler",
-    "HeraldError", "HeraldErrorCode", "Limits", "MemberLostError", "MemberStats", "MessageTooLargeError",
+    "HeraldError", "HeraldErrorCode", "HeraldTimeoutError", "Limits", "MemberLostError", "MemberStats", "MessageTooLargeError",
     "NoMembersError", "Payload", "RemoteError", "RequestHandler", "Service", "Subscription",
     "SubscriptionStats", "TimeoutError", "Tunnel", "connect", "crypto_available", "defaults",
     "generate_cluster_key", "register",

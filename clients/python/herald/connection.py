@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Awaitable, Callable, Generator
 from dataclasses import dataclass
 from typing import Any, Generic, Protocol, TypeVar
@@ -18,6 +19,7 @@ from .wire import (
 )
 
 T = TypeVar("T")
+log = logging.getLogger("herald")
 
 
 class MemberHooks(Protocol):
@@ -353,7 +355,10 @@ class Connection:
         else:
             self.closed_future.set_result(reason)
             if self._on_drop is not None:
-                self._on_drop(reason)
+                try:
+                    self._on_drop(reason)
+                except Exception:  # noqa: BLE001 - the application's callback must not break the loop
+                    log.exception("herald: the on_drop callback raised")
 
     async def close(self) -> None:
         """Closes the connection: pending calls raise ClosedError; queued frames are sent first."""
