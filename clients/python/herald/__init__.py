@@ -7,7 +7,8 @@ Standard library only; cluster keys use the optional ``cryptography`` package.
 """
 from . import defaults
 from ._util import Payload
-from .connection import Connection, connect
+from .connection import Connection
+from .opening import connect
 from .errors import (
     ClosedError, ClusterKeyError, HeraldError, HeraldErrorCode, MemberLostError, MessageTooLargeError,
     NoMembersError, RemoteError, TimeoutError,

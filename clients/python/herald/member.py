@@ -11,7 +11,8 @@ from typing import Any, Union
 
 from . import defaults
 from ._util import Payload, check_timeout, to_bytes
-from .connection import Connection, Opening
+from .connection import Connection
+from .opening import Opening
 from .errors import HeraldError, MessageTooLargeError
 from .keys import ClusterKeys, KeyRing, SealKind, key_ring, open_sealed, rings, seal
 from .transport import open_transport
