@@ -9,8 +9,8 @@ import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..')
-/** The herald command as npm installs it (a launcher of packages/cli/dist/main.js). */
-export const CLI = join(ROOT, 'packages/cli/bin/herald.js')
+/** The herald command as npm installs it (a launcher of packages/cli/dist/main.js); HERALD_CLI overrides. */
+export const CLI = process.env['HERALD_CLI'] ?? join(ROOT, 'packages/cli/bin/herald.js')
 
 const live = new Set<ChildProcess>()
 

@@ -1,7 +1,7 @@
 import { connect as netConnect } from 'node:net'
 import {
   ErrorCode, FrameChannel, FrameType, NameReader, PROTOCOL_VERSION, WireError, parseFrameAt,
-  type Frame, type Role, type WelcomeFrame,
+  type Frame, type FrameSink, type Role, type WelcomeFrame,
 } from '@herald/wire'
 import { ClosedError, HeraldError, errorFromWire } from './errors.js'
 import { SOCKET_HIGH_WATER } from './constants.js'
@@ -16,6 +16,18 @@ export interface RelaySocket {
   on(event: 'drain' | 'close' | 'connect', listener: () => void): unknown
   on(event: 'error', listener: (err: Error & { code?: string }) => void): unknown
   once(event: 'close' | 'connect', listener: () => void): unknown
+}
+
+/** The channel's sink: the socket buffers what it cannot send yet. A class, one shape for every connection. */
+class SocketSink implements FrameSink {
+  constructor(private readonly socket: RelaySocket) {}
+  write(bytes: Uint8Array): boolean {
+    this.socket.write(bytes)
+    return true
+  }
+  get buffered(): number {
+    return this.socket.writableLength
+  }
 }
 
 export interface TransportInit {
@@ -59,7 +71,7 @@ export class Transport {
       : netConnect({ host: init.host, port: init.port, noDelay: true }))
     this.where = init.socket !== undefined ? 'in-process relay' : init.socketPath ?? `${init.host}:${init.port}`
     this.channel = new FrameChannel({
-      sink: { write: (b) => { socket.write(b); return true }, get buffered() { return socket.writableLength } },
+      sink: new SocketSink(socket),
       alloc: (n) => Buffer.allocUnsafe(n),
       onFrame: (type, buf, start, end) => this.onFrame(type, buf, start, end),
       onError: (code, message, cause) => {

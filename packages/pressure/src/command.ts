@@ -87,6 +87,7 @@ SIGINT or SIGTERM (or "quit") stops the proxy: exit 0. Exit 1: it could not list
 
 export function pressureCommand(init: PressureCommandInit = {}): Command {
   const cmd = new PressureCommand('pressure')
+    .usage('--listen HOST:PORT --target HOST:PORT [--profile NAME] [--latency MS] [--jitter MS] [--loss P] [--bandwidth RATE] [--set DIR.KEY=VALUE] [--control HOST:PORT] [--json]')
     .description('a TCP pressure proxy in the foreground: latency, jitter, loss, bandwidth, stalls and partitions between a client and its target')
     .requiredOption('--listen <HOST:PORT>', 'where clients connect (port 0: a free port, printed when ready)', parser((t) => parseAddress(t, '--listen', true)))
     .requiredOption('--target <HOST:PORT>', 'where connections are forwarded', parser((t) => parseAddress(t, '--target')))

@@ -4,7 +4,12 @@ import { Deque } from './deque.js'
 import { ErrorCode, WireError } from './errors.js'
 import type { Frame } from './frames.js'
 
-/** Where a channel's outgoing bytes go: a socket, a libp2p stream, an in-memory pipe. */
+/**
+ * Where a channel's outgoing bytes go: a socket, a libp2p stream, an in-memory pipe. Make it a
+ * class instance (one shape per kind of channel), not an object literal with a getter:
+ * `buffered` is read on every droppable send, and literal getters give each channel a shape of
+ * its own, which makes that read megamorphic on the fan-out hot path.
+ */
 export interface FrameSink {
   /**
    * Takes one batch of whole frames; the sink may keep the buffer. False: taken, but the
@@ -130,6 +135,16 @@ export class FrameChannel {
   /** Bytes that are already whole frames, copied into the batch (fan-out of the same bytes). */
   sendRaw(bytes: Uint8Array): void {
     if (!this.isClosed) this.batcher.pushRaw(bytes)
+  }
+
+  /**
+   * sendRaw, unless more than `limit` bytes are pending already (or the channel is closed):
+   * then nothing is sent and it returns false. The fan-out hot path (one check, one copy).
+   */
+  offerRaw(bytes: Uint8Array, limit: number): boolean {
+    if (this.isClosed || this.batcher.pending + this.held.bytes + this.init.sink.buffered > limit) return false
+    this.batcher.pushRaw(bytes)
+    return true
   }
 
   /** Whole frames the caller gives away (no copy); they leave as one write, in order. */

@@ -144,6 +144,20 @@ describe('FrameChannel: writing', () => {
     expect(sink.writes).toHaveLength(1)
   })
 
+  it('offerRaw sends only below the limit of pending bytes', () => {
+    const sink = recordingSink()
+    const { ch, runDeferred } = channel(sink)
+    const f = encodeFrame({ type: FrameType.ping, token: 1 })
+    sink.buffered = 100
+    expect(ch.offerRaw(f, 100 + f.length - 1)).toBe(true) // 100 pending before it
+    expect(ch.offerRaw(f, 100 + f.length)).toBe(true) // 100 + 9 pending: at the limit, still fine
+    expect(ch.offerRaw(f, 100 + f.length)).toBe(false) // 100 + 18 pending: over it
+    runDeferred()
+    expect(sink.writes).toEqual([encodeFrames([{ type: FrameType.ping, token: 1 }, { type: FrameType.ping, token: 1 }])])
+    ch.close()
+    expect(ch.offerRaw(f, Infinity)).toBe(false)
+  })
+
   it('pending counts what the transport still holds', () => {
     const sink = recordingSink()
     const { ch } = channel(sink)

@@ -1,4 +1,5 @@
 import type { Command } from 'commander'
+import { pressureCommand } from '@herald/pressure'
 import { broadcastCommand } from './broadcast.js'
 import { keygenCommand } from './keygen.js'
 import { publishCommand } from './publish.js'
@@ -22,4 +23,5 @@ export const COMMANDS: ReadonlyArray<() => Command> = [
   subscribeCommand,
   serveCommand,
   statusCommand,
+  () => pressureCommand(),
 ]

@@ -35,12 +35,9 @@ export class ClientOutlet implements Outlet {
   }
 
   offer(frame: Uint8Array): boolean {
-    const { channel, highWaterBytes } = this.host
+    const channel = this.host.channel
+    if (this.queue.empty && channel.offerRaw(frame, this.host.highWaterBytes)) return true
     if (channel.closed) return false
-    if (this.queue.empty && channel.pending <= highWaterBytes) {
-      channel.sendRaw(frame)
-      return true
-    }
     const ok = this.queue.offer(frame)
     this.host.backlogged(this)
     return ok

@@ -1,6 +1,6 @@
 import {
   ErrorCode, FRAME_HEADER_BYTES, FrameChannel, FrameType, NameReader, PROTOCOL_VERSION, Role, parseFrameAt,
-  type Frame, type MemberLimits, type RegisterFrame,
+  type Frame, type FrameSink, type MemberLimits, type RegisterFrame,
 } from '@herald/wire'
 import type { Clock } from '../clock.js'
 import type { RelayLimits } from '../constants.js'
@@ -9,6 +9,21 @@ import type { Router } from '../routing/router.js'
 import { limitAck, overLimit, registrationRefusal, type ClientLimits } from './admission.js'
 import { ClientOutlet, type OutletHost } from './outlet.js'
 import type { ClientSocket } from './socket.js'
+
+/**
+ * A socket buffers what it cannot send yet: the channel never holds, the outlets do. A class
+ * (one shape for every session): `buffered` is read on every fan-out delivery.
+ */
+class SocketSink implements FrameSink {
+  constructor(private readonly socket: ClientSocket) {}
+  write(bytes: Uint8Array): boolean {
+    this.socket.write(bytes)
+    return true
+  }
+  get buffered(): number {
+    return this.socket.writableLength
+  }
+}
 
 export interface SessionInit {
   id: number
@@ -56,8 +71,7 @@ export class Session implements ClientEndpoint, OutletHost {
     this.openedAt = this.lastProgressAt = init.clock.now()
     const socket = init.socket
     this.channel = new FrameChannel({
-      // A socket buffers what it cannot send yet: the channel never holds, the outlets do.
-      sink: { write: (b) => { socket.write(b); return true }, get buffered() { return socket.writableLength } },
+      sink: new SocketSink(socket),
       maxFrameBytes: init.maxFrameBytes,
       alloc: (n) => Buffer.allocUnsafe(n),
       onFrame: (type, buf, start, end) => this.onFrame(type, buf, start, end),

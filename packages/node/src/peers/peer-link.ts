@@ -1,5 +1,6 @@
 import { FrameChannel, FrameType, PROTOCOL_VERSION, WireError, parseFrameAt, type Frame } from '@herald/wire'
 import type { ByteStream } from '../overlay/overlay.js'
+import { StreamSink } from './stream-sink.js'
 
 export interface PeerLinkEvents {
   /** The other relay said a valid PEER_HELLO: frames flow from now on. */
@@ -51,7 +52,7 @@ export class PeerLink {
     this.remote = init.stream.remotePeer
     const stream = init.stream
     this.channel = new FrameChannel({
-      sink: { write: (b) => this.write(b), get buffered() { return stream.writeBufferLength } },
+      sink: new StreamSink(() => stream, (err) => this.close(`send failed: ${err.message}`)),
       maxFrameBytes: init.maxFrameBytes,
       alloc: (n) => Buffer.allocUnsafe(n),
       onFrame: (type, buf, start, end) => this.onFrame(type, buf, start, end),
@@ -137,15 +138,6 @@ export class PeerLink {
     }
     this.ready = true
     this.init.events.ready(this)
-  }
-
-  private write(bytes: Uint8Array): boolean {
-    try {
-      return this.init.stream.send(bytes)
-    } catch (err) {
-      this.close(`send failed: ${(err as Error).message}`)
-      return true
-    }
   }
 
   private finish(why: string): void {

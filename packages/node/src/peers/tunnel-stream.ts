@@ -2,6 +2,7 @@ import { ErrorCode, FrameChannel, FrameType, STREAM_TUNNEL_ID, WireError, parseF
 import type { Clock, Timer } from '../clock.js'
 import type { ByteStream } from '../overlay/overlay.js'
 import type { TunnelSink } from './sinks.js'
+import { StreamSink } from './stream-sink.js'
 
 export interface TunnelStreamInit {
   /** The stream, or (an outbound tunnel) the stream being opened. */
@@ -32,9 +33,8 @@ export class TunnelStream {
   constructor(init: TunnelStreamInit) {
     this.init = init
     this.sink = init.sink
-    const buffered = (): number => this.stream?.writeBufferLength ?? 0
     this.channel = new FrameChannel({
-      sink: { write: (b) => this.write(b), get buffered() { return buffered() } },
+      sink: new StreamSink(() => this.stream, () => this.finish()),
       maxFrameBytes: init.maxFrameBytes,
       alloc: (n) => Buffer.allocUnsafe(n),
       startHeld: true,
@@ -86,15 +86,6 @@ export class TunnelStream {
     if (this.isClosed) return
     this.sink.tunnelClose(this, STREAM_TUNNEL_ID, ErrorCode.memberLost, `cannot reach the relay serving the tunnel: ${(err as Error).message}`)
     this.finish()
-  }
-
-  private write(bytes: Uint8Array): boolean {
-    try {
-      return (this.stream as ByteStream).send(bytes)
-    } catch {
-      this.finish()
-      return true
-    }
   }
 
   private closeIfFlushed(): void {
