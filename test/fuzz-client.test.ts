@@ -270,8 +270,7 @@ const NON_CLIENT: Frame[] = [
   { type: FrameType.error, code: 8 as ErrorCode, message: 'you first' },
   { type: FrameType.hello, version: 1, role: 1 },
   { type: FrameType.peerHello, version: 1, network: 'herald', nodeId: '12D3KooWfake' },
-  { type: FrameType.directory, entries: new TextEncoder().encode('[]') },
-  { type: FrameType.digest, digest: new TextEncoder().encode('{}') },
+  { type: FrameType.control, body: Uint8Array.from([9]) },
 ]
 
 const BAD_UTF8 = [[0xff], [0xc0, 0x80], [0xed, 0xa0, 0x80], [0xe2, 0x82], [0xf4, 0x90, 0x80, 0x80], [0x61, 0x80]]

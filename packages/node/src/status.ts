@@ -76,7 +76,7 @@ export function relayStatus(p: StatusParts): RelayStatus {
       ...snap.counters, inflight: snap.inflight,
       controlSent: sum(m.sentByType.values()), controlReceived: m.stats.received, rejectedControl: p.control.rejected,
       suspicions: m.stats.suspicionsRaised, falseSuspicions: m.stats.falseSuspicions, refutations: m.stats.refutations,
-      deathsDeclared: m.stats.deathsDeclared, controlBytesOut: p.links.controlBytesOut, linksIdleClosed: p.links.idleClosed, linksEvicted: p.links.evicted,
+      deathsDeclared: m.stats.deathsDeclared, controlBytesOut: p.links.controlBytesOut, controlDropped: p.links.controlDropped, linksIdleClosed: p.links.idleClosed, linksEvicted: p.links.evicted,
     },
     peers: p.control.view().map(({ node, data, suspected }) => ({
       nodeId: node, connected: p.links.has(node), suspected, addrs: [...data.addrs],

@@ -104,6 +104,23 @@ describe('membership directory (CRDT)', () => {
     expect(s.dataOf('x')?.clusters.get('db')).toBe(1)
   })
 
+  it('a relay dead at a newer version than a delta stays out of the view, and its data is not reported', () => {
+    const seen: string[] = []
+    const s = new MembershipStore({ maxNodes: 10, buckets: 8, listener: { data: (node) => seen.push(node) } })
+    const data: NodeData = { addrs: [], clusters: new Map([['svc', 100]]), topics: new Set() }
+    s.applyDelta(toDelta('x', 5, data), NOW)
+    expect(seen).toEqual(['x'])
+    // A verdict about version 9 (newer than anything held), then deltas up to it: still dead.
+    expect(s.applyNote({ node: 'x', version: 9, status: Liveness.dead, from: 'y' }, NOW)).toBe('new')
+    expect(s.applyDelta(toDelta('x', 7, data), NOW)).toBe('new')
+    expect(s.inView('x')).toBe(false)
+    expect(seen).toEqual(['x'])
+    // Past the verdict's version it is alive again, and reported.
+    expect(s.applyDelta(toDelta('x', 10, data), NOW)).toBe('new')
+    expect(s.inView('x')).toBe(true)
+    expect(seen).toEqual(['x', 'x'])
+  })
+
   it('a delta whose base we lack is not applied (gap) until the whole entry arrives', () => {
     const s = new MembershipStore({ maxNodes: 10, buckets: 8 })
     const v1: NodeData = { addrs: [], clusters: new Map([['db', 1]]), topics: new Set() }

@@ -89,8 +89,7 @@ export const frameArbs = {
   ack: fc.record({ type: fc.constant(FrameType.ack), seq: u32, code: errorCodeArb, message: textArb }),
   // Relay <-> relay frames.
   peerHello: fc.record({ type: fc.constant(FrameType.peerHello), version: u8, network: nameArb, nodeId: nameArb }),
-  directory: fc.record({ type: fc.constant(FrameType.directory), entries: payloadArb }),
-  digest: fc.record({ type: fc.constant(FrameType.digest), digest: payloadArb }),
+  control: fc.record({ type: fc.constant(FrameType.control), body: payloadArb }),
 } satisfies { [K in keyof typeof FrameType]: fc.Arbitrary<Extract<Frame, { type: (typeof FrameType)[K] }>> }
 
 /** Any frame of any type. */

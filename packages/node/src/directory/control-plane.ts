@@ -141,8 +141,8 @@ export class ControlPlane implements ControlSink {
     this.membership.linkDown(peer)
   }
 
-  connectFailed(peer: string): void {
-    this.membership.connectFailed(peer)
+  connectFailed(peer: string, elapsedMs: number): void {
+    this.membership.connectFailed(peer, elapsedMs)
   }
 
   heard(peer: string): void {

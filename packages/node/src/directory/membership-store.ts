@@ -96,6 +96,12 @@ export class MembershipStore {
     return i === undefined ? 0 : this.version[i]!
   }
 
+  /** The version its liveness is at (a status may be about a version newer than the data we hold). */
+  keyVersionOf(node: NodeId): number {
+    const i = this.slot(node)
+    return i === undefined ? 0 : Math.max(this.version[i]!, this.statusVersion[i]!)
+  }
+
   dataOf(node: NodeId): NodeData | undefined {
     const i = this.slot(node)
     return i === undefined ? undefined : this.data[i]
@@ -262,7 +268,9 @@ export class MembershipStore {
     this.flags[i] = PRESENT
     this.changedAt[i] = now
     this.rehash(i)
-    this.listener.data?.(d.node, wasInView ? before : undefined, after)
+    // Only what is in the view is reported: an entry still dead (a verdict about a version at
+    // least as new as this delta) must not reach the router's index.
+    if (this.inViewAt(i)) this.listener.data?.(d.node, wasInView ? before : undefined, after)
     if (wasSuspected && this.effective(i) === Liveness.alive) this.listener.suspect?.(d.node, false)
     return 'new'
   }

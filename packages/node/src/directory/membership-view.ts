@@ -186,12 +186,19 @@ export class MembershipView {
     this.connect(peer)
   }
 
-  connectFailed(peer: NodeId): void {
+  /** A link to `peer` could not be opened, after `elapsedMs` of trying (when the link layer knows). */
+  connectFailed(peer: NodeId, elapsedMs?: number): void {
+    const since = this.connecting.get(peer)
     this.connecting.delete(peer)
     const lost = this.lost.get(peer)
-    if (lost === undefined) return
     this.lost.delete(peer)
-    this.host.onLost(peer, true, lost.probers)
+    // Refused at once (nobody listens where the relay says it is) is evidence: a lost neighbor
+    // that is dead, or a relay of the directory we tried to link (or send to) that is dead or
+    // was never real (a forged entry). A dial that only timed out says more about the network.
+    const took = elapsedMs ?? (since !== undefined ? this.host.env.now() - since : Infinity)
+    const refused = took < 2000
+    if (lost !== undefined) this.host.onLost(peer, refused, lost.probers)
+    else if (refused && !this.neighbors.has(peer) && this.host.store.inView(peer)) this.host.onLost(peer, true, [])
   }
 
   heard(peer: NodeId, now: number): void {

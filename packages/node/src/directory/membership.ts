@@ -57,6 +57,7 @@ export class Membership {
   private version: number
   private data: NodeData
   private readonly gapForwarded = new Map<NodeId, number>()
+  private readonly syncServed = new Map<NodeId, number>()
   /** Lifeguard's local health: 0 (good) .. 8; stretches our timeouts when we are the slow one. */
   health = 0
   private synced = false
@@ -197,10 +198,10 @@ export class Membership {
     this.view.linkDown(peer, this.leaving)
   }
 
-  /** A link we asked for could not be opened. */
-  connectFailed(peer: NodeId): void {
+  /** A link to `peer` could not be opened (asked for by us or by data), after `elapsedMs`. */
+  connectFailed(peer: NodeId, elapsedMs?: number): void {
     this.suspicions.connectFailed(peer)
-    this.view.connectFailed(peer)
+    this.view.connectFailed(peer, elapsedMs)
   }
 
   /** Any frame from `peer` (data traffic included) is a sign of life. */
@@ -243,12 +244,20 @@ export class Membership {
       case 'probe': this.gossip.send(peer, { t: 'probe-ack', seq: msg.seq }); return
       case 'probe-ack': this.suspicions.onProbeAck(peer, msg.seq); return
       case 'probe-reply': this.suspicions.onProbeReply(peer, msg.node, msg.seq, msg.alive); return
-      case 'sync': this.gossip.sendEntries(peer, this.store.nodes()); return
+      case 'sync': this.onSync(peer, now); return
       case 'gossip': this.onGossip(peer, msg.deltas, msg.notes, msg.sync === true, now); return
       case 'digest': this.gossip.onDigest(peer, msg.buckets); return
       case 'digest-detail': this.gossip.onDigestDetail(peer, msg.buckets, msg.items); return
       case 'pull': this.gossip.sendEntries(peer, msg.nodes); return
     }
+  }
+
+  /** A whole directory per peer every few seconds at most: a sync is costly to answer. */
+  private onSync(peer: NodeId, now: number): void {
+    if ((this.syncServed.get(peer) ?? -Infinity) > now - 5000) return
+    if (this.syncServed.size > 1024) this.syncServed.clear()
+    this.syncServed.set(peer, now)
+    this.gossip.sendEntries(peer, this.store.nodes())
   }
 
   private onGossip(peer: NodeId, deltas: readonly Delta[], notes: readonly StatusNote[], sync: boolean, now: number): void {
@@ -287,6 +296,9 @@ export class Membership {
     }
     const fwdNotes: StatusNote[] = []
     for (const note of notes) {
+      // Suspicion stays near the suspect (probes); only verdicts travel. A suspect note is not
+      // part of the protocol: it would only let a hostile relay pin an entry as suspect.
+      if (note.status !== Liveness.dead) continue
       if (note.node === this.self) {
         if (note.version >= this.version && !this.leaving) this.refute(note.version, false)
         continue
@@ -336,7 +348,7 @@ export class Membership {
     this.stats.deathsDeclared++
     const gossiped = this.view.healthy(node, this.env.now(), 1 + this.health)
     if (gossiped) {
-      const note: StatusNote = { node, version: this.store.versionOf(node), status: Liveness.dead, from: this.self }
+      const note: StatusNote = { node, version: this.store.keyVersionOf(node), status: Liveness.dead, from: this.self }
       if (this.store.applyNote(note, this.env.now()) === 'new') this.gossip.flood([], [note], undefined)
     } else {
       // Cut off from every neighbor, we cannot tell who is dead: the verdict stays ours.

@@ -72,8 +72,9 @@ export class LinkManager {
   /** Links closed for being idle, and for the cap. */
   idleClosed = 0
   evicted = 0
-  /** Bytes of CONTROL frames sent (membership, failure detection, directory). */
+  /** Bytes of CONTROL frames sent (membership, failure detection, directory), and frames dropped. */
   controlBytesOut = 0
+  controlDropped = 0
 
   constructor(init: LinkManagerInit) {
     this.init = init
@@ -177,6 +178,12 @@ export class LinkManager {
   sendControl(peer: string, body: Uint8Array): void {
     const l = this.links.get(peer)
     if (l === undefined) return
+    // A peer that does not read (or asks for more than it reads: syncs, pulls) gets no more
+    // until its link drains: control traffic is dropped and counted, never queued without bound.
+    if (l.pending > this.init.limits.maxLinkBacklogBytes) {
+      this.controlDropped++
+      return
+    }
     // Header (5), the frame's type byte is in the header: the body is the rest.
     this.controlBytesOut += FRAME_HEADER_BYTES + body.length
     l.send({ type: FrameType.control, body })
@@ -229,7 +236,11 @@ export class LinkManager {
   private dial(peer: string, o: Opening): void {
     const addrs = this.sinks?.control.addrsOf(peer) ?? []
     this.overlay.dial(peer, addrs.length > 0 ? addrs : undefined).then(
-      () => { if (this.opening.get(peer) === o) this.onConnect(peer) },
+      () => {
+        if (this.opening.get(peer) !== o) return
+        if (this.overlay.isConnected(peer)) this.onConnect(peer)
+        else this.failOpen(peer, 'no usable address')
+      },
       (err: unknown) => { if (this.opening.get(peer) === o) this.failOpen(peer, `dial failed: ${(err as Error).message}`) },
     )
   }
@@ -241,7 +252,7 @@ export class LinkManager {
     this.init.clock.clearTimeout(o.timer)
     if (o.pending.length > 0) this.sinks?.data.linkFailed(peer, why)
     o.pending.take()
-    this.sinks?.control.connectFailed(peer)
+    this.sinks?.control.connectFailed(peer, this.init.clock.now() - o.since)
   }
 
   private onConnect(remote: string, attempt = 0): void {

@@ -108,6 +108,11 @@ export function sees(from: Relay, to: Relay): boolean {
   return from.status().peers.some((p) => p.nodeId === to.nodeId && p.connected)
 }
 
+/** Whether relay `from` holds `to` in its view (linked or not: links open on demand). */
+export function inView(from: Relay, to: Relay): boolean {
+  return from.status().peers.some((p) => p.nodeId === to.nodeId)
+}
+
 /** Whether every relay sees every other one, linked. */
 export function fullMesh(relays: Relay[]): boolean {
   return relays.every((a) => relays.every((b) => a === b || sees(a, b)))
