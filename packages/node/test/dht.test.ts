@@ -9,16 +9,17 @@ afterAll(async () => {
   for (const r of relays) await r.stop()
 })
 
-// The private kad-dht works on loopback (server mode, private addresses kept): a relay that
-// serves a cluster is found as its provider by a relay it is not directly asked about.
+// The private kad-dht (on with `dht: true`, --dht) works on loopback (server mode, private
+// addresses kept): a relay that serves a cluster is found as its provider by a relay it is not
+// directly asked about.
 it('the DHT finds the relays serving a cluster', async () => {
   const log = (): void => {}
-  const a = await startRelay({ port: 0, log })
+  const a = await startRelay({ port: 0, log, dht: true })
   relays.push(a)
-  const overlay = await libp2pOverlay({ log })
-  const b = await startRelay({ port: 0, log, bootstrap: [a.addrs()[0]!] }, { overlay })
+  const overlay = await libp2pOverlay({ log, dht: true })
+  const b = await startRelay({ port: 0, log, dht: true, bootstrap: [a.addrs()[0]!] }, { overlay })
   relays.push(b)
-  const c = await startRelay({ port: 0, log, bootstrap: [a.addrs()[0]!] })
+  const c = await startRelay({ port: 0, log, dht: true, bootstrap: [a.addrs()[0]!] })
   relays.push(c)
   services.push(await register({ port: c.port, cluster: 'dht-cluster', handler: { handleRequest: () => 'x' } }))
   let found: string[] = []

@@ -40,7 +40,7 @@ const implementations: Record<string, () => Promise<[Overlay, Overlay]>> = {
     const net = new MemoryNetwork({ highWaterBytes: 64 * 1024 })
     return [net.node('a'), net.node('b')]
   },
-  libp2p: async () => [await libp2pOverlay({ log: () => {} }), await libp2pOverlay({ log: () => {} })],
+  libp2p: async () => [await libp2pOverlay({ dht: true, log: () => {} }), await libp2pOverlay({ dht: true, log: () => {} })],
 }
 
 describe.each(Object.keys(implementations))('overlay port: %s', (name) => {

@@ -4,7 +4,7 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import { MemberLostError, type Tunnel } from '@herald/client'
 import { FrameType, PROTOCOL_VERSION, encodeFrame } from '@herald/wire'
-import { ManualClock, MemoryNetwork, createRelay, type ByteStreamEvents } from '../src/index.js'
+import { ManualClock, MemoryNetwork, createRelay, type ByteStreamEvents, type Relay } from '../src/index.js'
 import { advance, fullMesh, inView, memoryAddr, memoryRelays, sees, turns, until, type MemoryRelays } from './support/memory-relays.js'
 
 const text = (b: Uint8Array): string => new TextDecoder().decode(b)
@@ -14,10 +14,18 @@ afterEach(async () => {
   m = undefined
 })
 
-async function mesh(n: number, opts: Parameters<typeof memoryRelays>[1] = {}): Promise<MemoryRelays> {
+async function mesh(n: number, opts: Parameters<typeof memoryRelays>[1] = {}, ready: (relays: Relay[]) => boolean = fullMesh): Promise<MemoryRelays> {
   m = await memoryRelays(n, opts)
-  await m.runUntil(() => fullMesh(m!.relays), `a full mesh of ${n} relays`)
+  await m.runUntil(() => ready(m!.relays), `${n} relays to know each other`)
   return m
+}
+
+/** Runs the clock until `p` settles; its outcome. */
+async function settle<T>(x: MemoryRelays, p: Promise<T>): Promise<T> {
+  let done = false
+  const q = p.finally(() => { done = true })
+  await x.runUntil(() => done, 'the call to settle', 60_000)
+  return q
 }
 
 /** Waits (clock running) until relay `i` sees `cluster` served on relay `j`. */
@@ -63,7 +71,7 @@ describe('relays in memory: the directory', () => {
     expect(x.relays[2]!.status().counters['refutations']).toBeGreaterThan(0)
   })
 
-  it('a connection that drops is linked again (the heartbeat dials the relays it knows)', async () => {
+  it('a connection that drops is linked again (the neighbor that lost it reopens it at once)', async () => {
     const x = await mesh(2)
     x.net.disconnect(x.relays[0]!.nodeId, x.relays[1]!.nodeId)
     await until(() => !sees(x.relays[0]!, x.relays[1]!), 'the link to drop')
@@ -234,6 +242,83 @@ describe('relays in memory: routing across relays', () => {
     expect(reply).toBe('from r3')
     expect(r1.status().counters['lookups']).toBe(1)
     expect(sees(r1, r3)).toBe(true)
+  })
+})
+
+describe('relays in memory: a partial view, links on demand', () => {
+  it('20 relays: every view holds all of them, yet no relay has more than 8 neighbors; a request opens a link on demand, which closes once idle', async () => {
+    const x = await mesh(20, undefined, (r) => r.every((a) => r.every((b) => a === b || inView(a, b))))
+    for (const r of x.relays) {
+      const st = r.status()
+      expect(st.peers).toHaveLength(19)
+      expect(st.neighbors.length).toBeLessThanOrEqual(8)
+      expect(st.neighbors.length).toBeGreaterThanOrEqual(1)
+    }
+    // Relay 1 was everyone's way in (bootstrap): those links close once idle, but its neighbors'.
+    const r1 = x.relays[0]!
+    await x.runUntil(() => r1.status().links.every((l) => l.neighbor), 'relay 1 to keep links to its neighbors only', 45_000)
+    // Relay 1 and a relay that is not its neighbor.
+    const far = x.relays.find((r) => r !== r1 && !r1.status().neighbors.some((n) => n.nodeId === r.nodeId) && !r1.status().links.some((l) => l.nodeId === r.nodeId))
+    expect(far).toBeDefined()
+    const i = x.relays.indexOf(far!)
+    await x.member(i, { cluster: 'far', handler: { handleRequest: () => 'far away' } })
+    await x.runUntil(() => r1.status().peers.some((p) => p.nodeId === far!.nodeId && p.clusters['far'] !== undefined), 'relay 1 to see the cluster')
+    const c = await x.client(0)
+    // Opening the link takes a dial and a handshake on the (manual) clock: run it meanwhile.
+    expect(text(await settle(x, c.request('far', 'x', { timeoutMs: 60_000 })))).toBe('far away')
+    expect(r1.status().links.some((l) => l.nodeId === far!.nodeId && !l.neighbor)).toBe(true)
+    // Nothing more goes there: the data link closes after linkIdleMs (30 s) and a little.
+    await x.runUntil(() => !r1.status().links.some((l) => l.nodeId === far!.nodeId), 'the idle data link to close', 45_000)
+    expect(r1.status().counters['linksIdleClosed']).toBeGreaterThan(0)
+    // The next request opens it again.
+    expect(text(await settle(x, c.request('far', 'again', { timeoutMs: 60_000 })))).toBe('far away')
+  })
+
+  it('a request for a cluster that vanished moments ago waits for it within its timeout instead of failing with NoMembers', async () => {
+    const x = await mesh(2)
+    const first = await x.member(1, { cluster: 'db', handler: { handleRequest: () => 'first' } })
+    await seesCluster(x, 0, 1, 'db')
+    const c = await x.client(0)
+    expect(text(await c.request('db', 'x', { timeoutMs: 60_000 }))).toBe('first')
+    await first.close()
+    await x.runUntil(() => !x.relays[0]!.status().peers.some((p) => p.clusters['db'] !== undefined), 'the cluster to leave relay 1\'s view')
+    // No member anywhere now; the request waits (it would have failed at once before).
+    const pending = c.request('db', 'y', { timeoutMs: 5000 })
+    await x.run(1000)
+    await x.member(1, { cluster: 'db', handler: { handleRequest: () => 'second' } })
+    await x.run(500)
+    expect(text(await pending)).toBe('second')
+    // A cluster nobody ever served still fails at once.
+    await expect(c.request('never-served', 'z', { timeoutMs: 5000 })).rejects.toThrow(/no members/i)
+  })
+
+  it('a relay that is only suspected (silent 2.5 s, then back) keeps its tunnel and its subscription: nothing is torn down', async () => {
+    const x = await mesh(3)
+    const [a, , c] = x.relays.map((r) => r.nodeId) as [string, string, string]
+    await x.member(2, { cluster: 'tun', handler: { async handleTunnel(t) { for await (const msg of t) await t.send(msg) } } })
+    await seesCluster(x, 0, 2, 'tun')
+    const events: string[] = []
+    const subscriber = await x.client(2)
+    await subscriber.subscribe('news', { handleEvent: (e) => { events.push(text(e)) } })
+    await x.runUntil(() => x.relays[0]!.status().peers.some((p) => p.nodeId === c && p.topics.includes('news')), 'relay 1 to see the subscription')
+    const client = await x.client(0)
+    const t = await client.tunnel('tun', { timeoutMs: 60_000 })
+    await t.send('before')
+    expect(text(await t.receive({ timeoutMs: 60_000 }))).toBe('before')
+    await client.publish('news', 'e1')
+    await x.runUntil(() => events.length === 1, 'the first event')
+    x.net.stall(c, a, true)
+    await x.run(2500)
+    expect(x.relays[0]!.status().counters['suspicions']).toBeGreaterThan(0)
+    expect(inView(x.relays[0]!, x.relays[2]!)).toBe(true)
+    x.net.stall(c, a, false)
+    await x.run(500)
+    await t.send('after')
+    expect(text(await t.receive({ timeoutMs: 60_000 }))).toBe('after')
+    await client.publish('news', 'e2')
+    await x.runUntil(() => events.length === 2, 'the second event')
+    expect(events).toEqual(['e1', 'e2'])
+    expect(x.relays[0]!.status().counters['deathsDeclared']).toBe(0)
   })
 })
 

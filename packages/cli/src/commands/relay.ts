@@ -13,7 +13,9 @@ interface RelayOptions {
   port: number
   listen?: string[]
   bootstrap?: string[]
+  announce?: string[]
   mdns?: boolean
+  dht?: boolean
   dataDir?: string
   cloak?: boolean
   socket?: string
@@ -24,18 +26,21 @@ interface RelayOptions {
 
 export function relayCommand(): Command {
   return new Command('relay')
-    .usage('(--key-file F | --dev) [--network NAME] [--port 55555] [--listen MULTIADDR...] [--bootstrap MULTIADDR...] [--no-mdns] [--data-dir DIR] [--cloak] [--socket PATH] [--json]')
+    .usage('(--key-file F | --dev) [--network NAME] [--port 55555] [--listen MULTIADDR...] [--bootstrap MULTIADDR...] [--announce MULTIADDR...] [--no-mdns] [--dht] [--data-dir DIR] [--cloak] [--socket PATH] [--json]')
     .description(`Runs a relay node in the foreground until SIGINT/SIGTERM (then stops gracefully, exit 0).
 Local clients connect to 127.0.0.1:PORT (loopback only) and, with --socket, to a Unix socket.
-Relays of one network find each other (mDNS, --bootstrap, a private DHT) and form one overlay.`)
+Relays of one network find each other (mDNS, --bootstrap) and keep a few of them as neighbors;
+membership, failure detection and the directory spread from neighbor to neighbor.`)
     .option('--key-file <F>', 'the network key (make one with `herald keygen`); relays without it cannot complete a connection with this one')
     .option('--dev', 'development mode: the key is derived from the network name (INSECURE), the overlay listens on loopback and mDNS is off unless --mdns')
     .option('--network <NAME>', 'network name; other names never merge', DEFAULT_NETWORK)
     .option('-p, --port <N>', 'client port (0 picks a free port)', integer('port', 0, 65535), DEFAULT_CLIENT_PORT)
     .option('--listen <MA>', 'overlay listen address, repeatable (default /ip4/0.0.0.0/tcp/0, with --dev /ip4/127.0.0.1/tcp/0)', collect)
     .option('--bootstrap <MA>', 'overlay address of a relay to join (with /p2p/<peer id>), repeatable', collect)
+    .option('--announce <MA>', 'overlay address other relays should dial instead of the listen addresses (a proxy, NAT), repeatable', collect)
     .option('--mdns', 'discover by mDNS even with --dev')
     .option('--no-mdns', 'do not discover relays on the LAN by mDNS (on by default without --dev)')
+    .option('--dht', 'also run a private kad-dht: clusters are found by provider records even before the directory knows them')
     .option('--data-dir <DIR>', "keep the relay's peer identity in DIR (file mode 0600) across restarts")
     .option('--cloak', 'also wrap overlay connections in a pre-shared-key cipher (@libp2p/pnet), hiding even the libp2p handshake; about half the throughput')
     .option('--socket <PATH>', 'also serve clients on a Unix socket, created with mode 0600')
@@ -59,6 +64,7 @@ async function runRelay(opts: RelayOptions): Promise<void> {
   }
   const bootstrap = opts.bootstrap ?? []
   for (const b of bootstrap) if (!/\/p2p\/[A-Za-z0-9]+$/.test(b)) throw new UsageError(`--bootstrap ${b}: the address must end with /p2p/<peer id>`)
+  for (const a of opts.announce ?? []) if (!a.startsWith('/')) throw new UsageError(`--announce ${a}: not a multiaddr (e.g. /ip4/10.0.0.5/tcp/4001)`)
   // Every option is checked before anything is printed: a usage error is one line on stderr.
   if (dev) process.stderr.write('herald: WARNING: --dev derives the network key from the network name: anyone can join this network. Use --key-file in production.\n')
   const relay = await startRelay({
@@ -67,7 +73,9 @@ async function runRelay(opts: RelayOptions): Promise<void> {
     networkKey,
     listen: opts.listen ?? [dev ? '/ip4/127.0.0.1/tcp/0' : '/ip4/0.0.0.0/tcp/0'],
     bootstrap,
+    ...(opts.announce !== undefined ? { announce: opts.announce } : {}),
     mdns: opts.mdns ?? !dev,
+    dht: opts.dht === true,
     ...(opts.dataDir !== undefined ? { dataDir: opts.dataDir } : {}),
     cloak: opts.cloak === true,
     ...(opts.socket !== undefined ? { socketPath: opts.socket } : {}),

@@ -141,8 +141,8 @@ export class ControlPlane implements ControlSink {
     this.membership.linkDown(peer)
   }
 
-  connectFailed(peer: string, elapsedMs: number): void {
-    this.membership.connectFailed(peer, elapsedMs)
+  connectFailed(peer: string, refused: boolean): void {
+    this.membership.connectFailed(peer, refused)
   }
 
   heard(peer: string): void {

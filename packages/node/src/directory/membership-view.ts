@@ -162,12 +162,14 @@ export class MembershipView {
     const wasLocalDead = store.isLocalDead(peer)
     store.clearLocalDead(peer)
     const wasLost = this.lost.delete(peer)
-    // Healing: a relay we had lost sight of, or we had no neighbor left (back from isolation).
-    const healing = wasLocalDead || this.activeCount() === 0 || !store.has(peer) || store.livenessOf(peer) === Liveness.dead
-    this.host.onLinkUp(peer, healing)
+    // Views to merge: a relay we had lost sight of, one we never heard of, or we had no
+    // neighbor left (back from isolation).
+    const lostSight = wasLocalDead || store.livenessOf(peer) === Liveness.dead
+    const alone = this.activeCount() === 0
+    this.host.onLinkUp(peer, lostSight || alone || !store.has(peer))
     if (this.neighbors.has(peer)) return
-    if (healing) {
-      // The bridge between two views must stay up until they have merged: always accepted.
+    if (lostSight || alone) {
+      // A bridge between two views (or our only way in) must stay up: always accepted.
       this.neighbors.set(peer, new Neighbor(peer, 'asking', now, this.cfg))
       this.host.send(peer, { t: 'neighbor', high: true })
     } else if (wasLost || (this.neighbors.size < this.cfg.targetDegree && (this.refused.get(peer) ?? 0) <= now)) {
@@ -186,8 +188,8 @@ export class MembershipView {
     this.connect(peer)
   }
 
-  /** A link to `peer` could not be opened, after `elapsedMs` of trying (when the link layer knows). */
-  connectFailed(peer: NodeId, elapsedMs?: number): void {
+  /** A link to `peer` could not be opened; `refusedHint` when the link layer knows whether nobody is there. */
+  connectFailed(peer: NodeId, refusedHint?: boolean): void {
     const since = this.connecting.get(peer)
     this.connecting.delete(peer)
     const lost = this.lost.get(peer)
@@ -195,8 +197,7 @@ export class MembershipView {
     // Refused at once (nobody listens where the relay says it is) is evidence: a lost neighbor
     // that is dead, or a relay of the directory we tried to link (or send to) that is dead or
     // was never real (a forged entry). A dial that only timed out says more about the network.
-    const took = elapsedMs ?? (since !== undefined ? this.host.env.now() - since : Infinity)
-    const refused = took < 2000
+    const refused = refusedHint ?? (since !== undefined && this.host.env.now() - since < 2000)
     if (lost !== undefined) this.host.onLost(peer, refused, lost.probers)
     else if (refused && !this.neighbors.has(peer) && this.host.store.inView(peer)) this.host.onLost(peer, true, [])
   }
@@ -249,12 +250,23 @@ export class MembershipView {
 
   onNeighborRequest(peer: NodeId, high: boolean, now: number): void {
     const existing = this.neighbors.get(peer)
-    if (existing !== undefined) {
-      if (existing.state === 'asking') this.activate(existing, now)
+    const active = this.activeCount()
+    if (existing?.state === 'active') {
       this.host.send(peer, { t: 'neighbor-reply', accepted: true })
       return
     }
-    const active = this.activeCount()
+    if (existing !== undefined) {
+      // We asked each other at once: one answer settles both (room permitting).
+      if (active >= this.cfg.maxDegree && !high) {
+        this.remove(peer)
+        this.host.send(peer, { t: 'neighbor-reply', accepted: false })
+        return
+      }
+      if (active >= this.cfg.maxDegree) this.evictOne()
+      this.activate(existing, now)
+      this.host.send(peer, { t: 'neighbor-reply', accepted: true })
+      return
+    }
     if (active >= this.cfg.maxDegree && !high) {
       this.host.send(peer, { t: 'neighbor-reply', accepted: false })
       return
@@ -269,8 +281,15 @@ export class MembershipView {
   onNeighborReply(peer: NodeId, accepted: boolean, now: number): void {
     const n = this.neighbors.get(peer)
     if (n === undefined || n.state !== 'asking') return
-    if (accepted) {
+    if (accepted && this.activeCount() < this.cfg.maxDegree) {
       this.activate(n, now)
+      return
+    }
+    if (accepted) {
+      // Full meanwhile (others asked us): decline after all.
+      this.remove(peer)
+      this.host.send(peer, { t: 'disconnect' })
+      this.release(peer)
       return
     }
     this.remove(peer)

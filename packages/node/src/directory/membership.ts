@@ -198,10 +198,14 @@ export class Membership {
     this.view.linkDown(peer, this.leaving)
   }
 
-  /** A link to `peer` could not be opened (asked for by us or by data), after `elapsedMs`. */
-  connectFailed(peer: NodeId, elapsedMs?: number): void {
+  /**
+   * A link to `peer` could not be opened (asked for by us or by data). `refused`: the link
+   * layer knows nobody is there (refused, no address) rather than a timeout; when it cannot
+   * tell, a failure within two seconds counts as refused.
+   */
+  connectFailed(peer: NodeId, refused?: boolean): void {
     this.suspicions.connectFailed(peer)
-    this.view.connectFailed(peer, elapsedMs)
+    this.view.connectFailed(peer, refused)
   }
 
   /** Any frame from `peer` (data traffic included) is a sign of life. */

@@ -61,6 +61,8 @@ export class LinkManager {
   /** Streams being opened right now (one at a time per relay). */
   private readonly streamOpening = new Set<string>()
   private readonly tunnels = new Map<string, number>()
+  /** Relays we failed to reach (and said so), until reached. */
+  private readonly unreachable = new Set<string>()
   private readonly names = new NameReader()
   private sinks: LinkSinks | undefined
   private writableWaiters: Array<() => void> = []
@@ -239,20 +241,33 @@ export class LinkManager {
       () => {
         if (this.opening.get(peer) !== o) return
         if (this.overlay.isConnected(peer)) this.onConnect(peer)
-        else this.failOpen(peer, 'no usable address')
+        else this.failOpen(peer, 'no usable address', true)
       },
-      (err: unknown) => { if (this.opening.get(peer) === o) this.failOpen(peer, `dial failed: ${(err as Error).message}`) },
+      (err: unknown) => {
+        if (this.opening.get(peer) !== o) return
+        // A dial that timed out says more about the network than about the relay.
+        const e = err as Error
+        this.failOpen(peer, `dial failed: ${e.message}`, !/timeout|timed out|abort/i.test(`${e.name} ${e.message}`))
+      },
     )
   }
 
-  private failOpen(peer: string, why: string): void {
+  /** `refused`: the relay is definitely not there (refused, no address), as opposed to a timeout. */
+  private failOpen(peer: string, why: string, refused = false): void {
     const o = this.opening.get(peer)
     if (o === undefined) return
     this.opening.delete(peer)
+    // The first failure to reach a relay is worth a line; retries (a relay alone tries its
+    // contacts every second) are quiet until it is reached once.
+    if (!this.unreachable.has(peer)) {
+      if (this.unreachable.size > 1024) this.unreachable.clear()
+      this.unreachable.add(peer)
+      this.init.log(`dial ${peer} failed: ${why}`)
+    }
     this.init.clock.clearTimeout(o.timer)
     if (o.pending.length > 0) this.sinks?.data.linkFailed(peer, why)
     o.pending.take()
-    this.sinks?.control.connectFailed(peer, this.init.clock.now() - o.since)
+    this.sinks?.control.connectFailed(peer, refused)
   }
 
   private onConnect(remote: string, attempt = 0): void {
@@ -348,6 +363,7 @@ export class LinkManager {
   }
 
   private linkUp(link: PeerLink): void {
+    this.unreachable.delete(link.remote)
     const old = this.links.get(link.remote)
     this.links.set(link.remote, link)
     if (old !== undefined && old !== link) old.close('replaced by a newer link')

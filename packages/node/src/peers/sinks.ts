@@ -27,8 +27,8 @@ export interface ControlSink {
   linkUp(peer: string): void
   /** The link to `peer` closed. */
   linkDown(peer: string): void
-  /** A link (asked for by connect(), or by data) could not be opened, after `elapsedMs` of trying. */
-  connectFailed(peer: string, elapsedMs: number): void
+  /** A link (asked for by connect(), or by data) could not be opened; `refused`: definitely nobody there (not a timeout). */
+  connectFailed(peer: string, refused: boolean): void
   /** A CONTROL frame's body from `peer`. */
   control(peer: string, body: Uint8Array): void
   /** Bytes arrived from `peer` (a sign of life, whatever they are). */
