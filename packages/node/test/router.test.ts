@@ -114,25 +114,61 @@ describe('router: requests', () => {
     expect(c.take(FrameType.reply).map((r) => r.id).sort()).toEqual([1, 2, 3])
   })
 
-  it('time out at their deadline; a late answer is ignored, and the member slot frees only when it answers', () => {
+  it('time out at their deadline, which frees the member slot at once: the next waiting request goes out, the late answer is discarded', () => {
     const { clock, router, attach, member } = setup()
     const m = member('m', 'db', { requestConcurrency: 1 })
     const c = attach(new TestClient())
     router.request(c, req(1, 'db', 'held', 1000))
     router.request(c, req(2, 'db', 'waits', 500))
+    router.request(c, req(3, 'db', 'next', 60_000))
     clock.advance(499)
     expect(c.frames).toEqual([])
     clock.advance(1)
     expect(c.take(FrameType.failure).map((f) => [f.id, f.code])).toEqual([[2, ErrorCode.timeout]])
+    const [held] = m.take(FrameType.request)
+    expect(m.frames).toEqual([]) // request 3 still waits: the member holds 1
     clock.advance(500)
     expect(c.take(FrameType.failure).map((f) => [f.id, f.code])).toEqual([[1, ErrorCode.timeout]])
-    // The member still holds request 1: a third waits for its slot.
-    router.request(c, req(3, 'db', 'next', 60_000))
-    expect(m.frames).toHaveLength(1)
-    answerAll(router, m)
-    expect(c.take(FrameType.reply)).toEqual([]) // the late answer to 1 is dropped
-    expect(m.frames).toHaveLength(1) // and request 3 got the slot
+    // Request 1's deadline freed the slot: request 3 went to the member at once.
+    const next = m.take(FrameType.request)
+    expect(next.map((f) => text(f.payload))).toEqual(['next'])
+    expect(router.snapshot().clusters).toEqual([{ name: 'db', members: 1, outstanding: 1, queued: 0 }])
+    expect(router.memberAnswer(m, held!.id, { payload: bytes('late') })).toBe(false)
+    expect(c.frames).toEqual([]) // the late answer to 1 is discarded
+    expect(router.memberAnswer(m, next[0]!.id, { payload: next[0]!.payload })).toBe(true)
+    expect(c.take(FrameType.reply).map((r) => [r.id, text(r.payload)])).toEqual([[3, 'next']])
     expect(router.counters.timeouts).toBe(2)
+    expect(router.snapshot().inflight).toBe(0)
+  })
+
+  it('a request whose client left holds the member slot until its deadline, not until an answer that may never come', () => {
+    const { clock, router, attach, member } = setup()
+    const m = member('m', 'db', { requestConcurrency: 1 })
+    const gone = attach(new TestClient('gone'))
+    router.request(gone, req(1, 'db', 'orphan', 1000))
+    router.detach(gone, 'left')
+    const c = attach(new TestClient())
+    router.request(c, req(1, 'db', 'waits', 60_000))
+    expect(m.take(FrameType.request).map((f) => text(f.payload))).toEqual(['orphan'])
+    clock.advance(999)
+    expect(m.frames).toEqual([])
+    clock.advance(1)
+    expect(m.take(FrameType.request).map((f) => text(f.payload))).toEqual(['waits'])
+    expect(router.counters.timeouts).toBe(0) // nobody was left to tell
+  })
+
+  it('timeoutMs 0 is invalid: FAILURE(invalid) at once, and no member (nor the relay\'s status) sees the request', () => {
+    const { router, attach, member } = setup({ systemRequest: () => bytes('{}') })
+    const m = member('m', 'db')
+    const c = attach(new TestClient())
+    router.request(c, req(1, 'db', 'now', 0))
+    router.request(c, req(2, '$herald.status', '', 0))
+    router.request(c, req(3, '$herald.status', '', 1))
+    expect(c.take(FrameType.failure).map((f) => [f.id, f.code])).toEqual([[1, ErrorCode.invalid], [2, ErrorCode.invalid]])
+    expect(c.take(FrameType.reply).map((r) => r.id)).toEqual([3])
+    expect(m.frames).toEqual([])
+    router.request(c, req(4, 'db', 'soon', 1))
+    expect(m.take(FrameType.request).map((f) => f.timeoutMs)).toEqual([1])
   })
 
   it('a member cannot answer a request it was not given', () => {
@@ -188,6 +224,62 @@ describe('router: kinds of endpoints and other relays', () => {
   })
 })
 
+describe('router: a receiver is never handed more than its maxMessageBytes', () => {
+  it('a request from another relay larger than the member may take fails there with tooLarge; at the limit it is served', () => {
+    const { router, attach } = setup()
+    const m = attach(new TestClient('m', 1000))
+    router.register(m, 'db', LIMITS)
+    const peer = attach(new TestPeer())
+    router.request(peer, { id: 1, timeoutMs: 60_000, cluster: 'db', payload: new Uint8Array(1001) })
+    router.request(peer, { id: 2, timeoutMs: 60_000, cluster: 'db', payload: new Uint8Array(1000) })
+    expect(peer.take(FrameType.failure).map((f) => [f.id, f.code])).toEqual([[1, ErrorCode.tooLarge]])
+    expect(m.take(FrameType.request).map((f) => f.payload.length)).toEqual([1000])
+    expect(router.snapshot().clusters[0]).toMatchObject({ outstanding: 1, queued: 0 })
+  })
+
+  it('one that waited for a member slot fails with tooLarge when its turn comes, and the next one goes out', () => {
+    const { router, attach } = setup()
+    const m = attach(new TestClient('m', 1000))
+    router.register(m, 'db', { ...LIMITS, requestConcurrency: 1 })
+    const peer = attach(new TestPeer())
+    router.request(peer, { id: 1, timeoutMs: 60_000, cluster: 'db', payload: new Uint8Array(10) })
+    router.request(peer, { id: 2, timeoutMs: 60_000, cluster: 'db', payload: new Uint8Array(5000) })
+    router.request(peer, { id: 3, timeoutMs: 60_000, cluster: 'db', payload: new Uint8Array(20) })
+    expect(answerAll(router, m)).toBe(1)
+    expect(peer.take(FrameType.reply).map((f) => f.id)).toEqual([1])
+    expect(peer.take(FrameType.failure).map((f) => [f.id, f.code])).toEqual([[2, ErrorCode.tooLarge]])
+    expect(m.take(FrameType.request).map((f) => f.payload.length)).toEqual([20])
+  })
+
+  it('a reply larger than the caller may take fails the request with tooLarge', () => {
+    const { router, attach, member } = setup()
+    const m = member('m', 'db')
+    const small = attach(new TestClient('small', 1000))
+    router.request(small, req(1, 'db', 'big answer'))
+    router.request(small, req(2, 'db', 'fitting answer'))
+    const [first, second] = m.take(FrameType.request)
+    router.memberAnswer(m, first!.id, { payload: new Uint8Array(1001) })
+    router.memberAnswer(m, second!.id, { payload: new Uint8Array(1000) })
+    expect(small.take(FrameType.failure).map((f) => [f.id, f.code])).toEqual([[1, ErrorCode.tooLarge]])
+    expect(small.take(FrameType.reply).map((r) => [r.id, r.payload.length])).toEqual([[2, 1000]])
+  })
+
+  it('a tunnel message larger than the other end may take closes the tunnel with tooLarge toward both ends', () => {
+    const { router, attach } = setup()
+    const m = attach(new TestClient('m', 1000))
+    router.register(m, 'tn', LIMITS)
+    const c = attach(new TestClient())
+    router.openTunnel(c, { tunnel: 5, timeoutMs: 1000, cluster: 'tn' })
+    const [open] = m.take(FrameType.tunnelOpen)
+    router.tunnelAccept(m, open!.tunnel, 1 << 20)
+    expect(router.tunnelData(c, 5, new Uint8Array(1000))).toBe(true)
+    expect(router.tunnelData(c, 5, new Uint8Array(1001))).toBe(false)
+    expect(m.take(FrameType.tunnelData).map((f) => f.payload.length)).toEqual([1000])
+    expect(m.take(FrameType.tunnelClose).map((f) => f.code)).toEqual([ErrorCode.tooLarge])
+    expect(c.take(FrameType.tunnelClose).map((f) => f.code)).toEqual([ErrorCode.tooLarge])
+  })
+})
+
 describe('router: broadcast and publish/subscribe', () => {
   it('an event reaches every subscriber as the very same bytes; a full outlet drops and counts, nobody else notices', () => {
     const { router, attach } = setup()
@@ -201,6 +293,18 @@ describe('router: broadcast and publish/subscribe', () => {
     expect(subs[1]!.outlets[0]!.dropped).toBe(3)
     expect(router.counters).toMatchObject({ published: 3, delivered: 6, dropped: 3 })
     expect(router.snapshot().topics).toEqual([{ name: 'news', subscribers: 3, dropped: 3 }])
+  })
+
+  it('a memoryLimit of 0 is invalid, like every limit of 0: no subscription is made', () => {
+    const { router, attach } = setup()
+    const s = attach(new TestClient())
+    expect(router.subscribe(s, 't', 0).code).toBe(ErrorCode.invalid)
+    expect(s.outlets).toEqual([])
+    expect(router.localSummary().topics).toEqual([])
+    expect(router.subscribe(s, 't', 1).code).toBe(ErrorCode.ok)
+    expect(router.subscribe(s, 't', 0).code).toBe(ErrorCode.invalid)
+    expect(router.unsubscribe(s, 't').code).toBe(ErrorCode.ok) // the 0 did not add a reference
+    expect(router.localSummary().topics).toEqual([])
   })
 
   it('subscriptions are counted per connection; the last unsubscribe removes it', () => {
@@ -274,6 +378,13 @@ describe('router: tunnels', () => {
     expect(m.take(FrameType.tunnelClose).map((f) => f.code)).toEqual([ErrorCode.limit])
     expect(router.tunnelData(c, 5, new Uint8Array(1))).toBe(true) // late data after the close is dropped
     expect(m.take(FrameType.tunnelData)).toHaveLength(1)
+  })
+
+  it('timeoutMs 0 is invalid: TUNNEL_CLOSE(invalid) at once, and no member sees the tunnel', () => {
+    const { router, m, c } = open()
+    router.openTunnel(c, { tunnel: 6, timeoutMs: 0, cluster: 'tn' })
+    expect(c.take(FrameType.tunnelClose).map((f) => [f.tunnel, f.code])).toEqual([[6, ErrorCode.invalid]])
+    expect(m.frames).toEqual([])
   })
 
   it('data before the member accepted breaks flow control', () => {
