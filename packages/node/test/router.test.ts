@@ -1,30 +1,14 @@
 // The router alone, in memory: test endpoints stand for clients, members and other relays,
 // a ManualClock for time, a fake RemoteNodes for the directory. Load balancing, queueing at
 // the relay, member loss, deadlines, kinds of endpoints, fan-out, tunnels and their credit.
+// What the router refuses (payloads too large for the receiver, zero limits and deadlines):
+// router-refusals.test.ts.
 import { describe, expect, it } from 'vitest'
 import { ErrorCode, FrameType, SERVED_TUNNEL_BASE, STREAM_TUNNEL_ID, TUNNEL_MESSAGE_COST, encodeFrame, type Frame } from '@herald/wire'
-import { DEFAULT_LIMITS, ManualClock, Router, type RouterInit } from '../src/index.js'
+import { DEFAULT_LIMITS } from '../src/index.js'
 import type { RemoteNodes } from '../src/directory/remote-index.js'
-import { LIMITS, TestClient, TestPeer, bytes, req, text } from './support/endpoints.js'
-
-function setup(init: Partial<RouterInit> = {}) {
-  const clock = new ManualClock()
-  const router = new Router({ clock, ...init })
-  const attach = <T extends TestClient | TestPeer>(e: T): T => { router.attach(e); return e }
-  const member = (name: string, cluster: string, limits = {}): TestClient => {
-    const m = attach(new TestClient(name))
-    expect(router.register(m, cluster, { ...LIMITS, ...limits })).toEqual({ code: ErrorCode.ok, message: '' })
-    return m
-  }
-  return { clock, router, attach, member }
-}
-
-/** Answers every request the member holds, echoing its payload. */
-function answerAll(router: Router, m: TestClient): number {
-  const reqs = m.take(FrameType.request)
-  for (const r of reqs) router.memberAnswer(m, r.id, { payload: r.payload })
-  return reqs.length
-}
+import { TestClient, TestPeer, bytes, req, text } from './support/endpoints.js'
+import { answerAll, setup } from './support/router.js'
 
 /** A fake directory: which relays serve what, and what was sent to them. */
 function remoteNodes(clusters: Record<string, Array<{ node: string; members: number }>>, topics: Record<string, string[]> = {}) {
@@ -157,20 +141,6 @@ describe('router: requests', () => {
     expect(router.counters.timeouts).toBe(0) // nobody was left to tell
   })
 
-  it('timeoutMs 0 is invalid: FAILURE(invalid) at once, and no member (nor the relay\'s status) sees the request', () => {
-    const { router, attach, member } = setup({ systemRequest: () => bytes('{}') })
-    const m = member('m', 'db')
-    const c = attach(new TestClient())
-    router.request(c, req(1, 'db', 'now', 0))
-    router.request(c, req(2, '$herald.status', '', 0))
-    router.request(c, req(3, '$herald.status', '', 1))
-    expect(c.take(FrameType.failure).map((f) => [f.id, f.code])).toEqual([[1, ErrorCode.invalid], [2, ErrorCode.invalid]])
-    expect(c.take(FrameType.reply).map((r) => r.id)).toEqual([3])
-    expect(m.frames).toEqual([])
-    router.request(c, req(4, 'db', 'soon', 1))
-    expect(m.take(FrameType.request).map((f) => f.timeoutMs)).toEqual([1])
-  })
-
   it('a member cannot answer a request it was not given', () => {
     const { router, attach, member } = setup()
     const a = member('a', 'db')
@@ -224,62 +194,6 @@ describe('router: kinds of endpoints and other relays', () => {
   })
 })
 
-describe('router: a receiver is never handed more than its maxMessageBytes', () => {
-  it('a request from another relay larger than the member may take fails there with tooLarge; at the limit it is served', () => {
-    const { router, attach } = setup()
-    const m = attach(new TestClient('m', 1000))
-    router.register(m, 'db', LIMITS)
-    const peer = attach(new TestPeer())
-    router.request(peer, { id: 1, timeoutMs: 60_000, cluster: 'db', payload: new Uint8Array(1001) })
-    router.request(peer, { id: 2, timeoutMs: 60_000, cluster: 'db', payload: new Uint8Array(1000) })
-    expect(peer.take(FrameType.failure).map((f) => [f.id, f.code])).toEqual([[1, ErrorCode.tooLarge]])
-    expect(m.take(FrameType.request).map((f) => f.payload.length)).toEqual([1000])
-    expect(router.snapshot().clusters[0]).toMatchObject({ outstanding: 1, queued: 0 })
-  })
-
-  it('one that waited for a member slot fails with tooLarge when its turn comes, and the next one goes out', () => {
-    const { router, attach } = setup()
-    const m = attach(new TestClient('m', 1000))
-    router.register(m, 'db', { ...LIMITS, requestConcurrency: 1 })
-    const peer = attach(new TestPeer())
-    router.request(peer, { id: 1, timeoutMs: 60_000, cluster: 'db', payload: new Uint8Array(10) })
-    router.request(peer, { id: 2, timeoutMs: 60_000, cluster: 'db', payload: new Uint8Array(5000) })
-    router.request(peer, { id: 3, timeoutMs: 60_000, cluster: 'db', payload: new Uint8Array(20) })
-    expect(answerAll(router, m)).toBe(1)
-    expect(peer.take(FrameType.reply).map((f) => f.id)).toEqual([1])
-    expect(peer.take(FrameType.failure).map((f) => [f.id, f.code])).toEqual([[2, ErrorCode.tooLarge]])
-    expect(m.take(FrameType.request).map((f) => f.payload.length)).toEqual([20])
-  })
-
-  it('a reply larger than the caller may take fails the request with tooLarge', () => {
-    const { router, attach, member } = setup()
-    const m = member('m', 'db')
-    const small = attach(new TestClient('small', 1000))
-    router.request(small, req(1, 'db', 'big answer'))
-    router.request(small, req(2, 'db', 'fitting answer'))
-    const [first, second] = m.take(FrameType.request)
-    router.memberAnswer(m, first!.id, { payload: new Uint8Array(1001) })
-    router.memberAnswer(m, second!.id, { payload: new Uint8Array(1000) })
-    expect(small.take(FrameType.failure).map((f) => [f.id, f.code])).toEqual([[1, ErrorCode.tooLarge]])
-    expect(small.take(FrameType.reply).map((r) => [r.id, r.payload.length])).toEqual([[2, 1000]])
-  })
-
-  it('a tunnel message larger than the other end may take closes the tunnel with tooLarge toward both ends', () => {
-    const { router, attach } = setup()
-    const m = attach(new TestClient('m', 1000))
-    router.register(m, 'tn', LIMITS)
-    const c = attach(new TestClient())
-    router.openTunnel(c, { tunnel: 5, timeoutMs: 1000, cluster: 'tn' })
-    const [open] = m.take(FrameType.tunnelOpen)
-    router.tunnelAccept(m, open!.tunnel, 1 << 20)
-    expect(router.tunnelData(c, 5, new Uint8Array(1000))).toBe(true)
-    expect(router.tunnelData(c, 5, new Uint8Array(1001))).toBe(false)
-    expect(m.take(FrameType.tunnelData).map((f) => f.payload.length)).toEqual([1000])
-    expect(m.take(FrameType.tunnelClose).map((f) => f.code)).toEqual([ErrorCode.tooLarge])
-    expect(c.take(FrameType.tunnelClose).map((f) => f.code)).toEqual([ErrorCode.tooLarge])
-  })
-})
-
 describe('router: broadcast and publish/subscribe', () => {
   it('an event reaches every subscriber as the very same bytes; a full outlet drops and counts, nobody else notices', () => {
     const { router, attach } = setup()
@@ -293,18 +207,6 @@ describe('router: broadcast and publish/subscribe', () => {
     expect(subs[1]!.outlets[0]!.dropped).toBe(3)
     expect(router.counters).toMatchObject({ published: 3, delivered: 6, dropped: 3 })
     expect(router.snapshot().topics).toEqual([{ name: 'news', subscribers: 3, dropped: 3 }])
-  })
-
-  it('a memoryLimit of 0 is invalid, like every limit of 0: no subscription is made', () => {
-    const { router, attach } = setup()
-    const s = attach(new TestClient())
-    expect(router.subscribe(s, 't', 0).code).toBe(ErrorCode.invalid)
-    expect(s.outlets).toEqual([])
-    expect(router.localSummary().topics).toEqual([])
-    expect(router.subscribe(s, 't', 1).code).toBe(ErrorCode.ok)
-    expect(router.subscribe(s, 't', 0).code).toBe(ErrorCode.invalid)
-    expect(router.unsubscribe(s, 't').code).toBe(ErrorCode.ok) // the 0 did not add a reference
-    expect(router.localSummary().topics).toEqual([])
   })
 
   it('subscriptions are counted per connection; the last unsubscribe removes it', () => {
@@ -378,13 +280,6 @@ describe('router: tunnels', () => {
     expect(m.take(FrameType.tunnelClose).map((f) => f.code)).toEqual([ErrorCode.limit])
     expect(router.tunnelData(c, 5, new Uint8Array(1))).toBe(true) // late data after the close is dropped
     expect(m.take(FrameType.tunnelData)).toHaveLength(1)
-  })
-
-  it('timeoutMs 0 is invalid: TUNNEL_CLOSE(invalid) at once, and no member sees the tunnel', () => {
-    const { router, m, c } = open()
-    router.openTunnel(c, { tunnel: 6, timeoutMs: 0, cluster: 'tn' })
-    expect(c.take(FrameType.tunnelClose).map((f) => [f.tunnel, f.code])).toEqual([[6, ErrorCode.invalid]])
-    expect(m.frames).toEqual([])
   })
 
   it('data before the member accepted breaks flow control', () => {
