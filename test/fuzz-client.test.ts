@@ -4,7 +4,8 @@
  * well-formed frames with hostile content (unknown ids, answers never asked for, tunnel data
  * past its allowance, subscribe/register storms, zero limits, names at the 255-byte limit,
  * payloads at the message limit), and on some connections a malformed tail (bit flips,
- * truncations, bad length prefixes, relay-only frames, payloads over the limit, garbage).
+ * truncations, bad length prefixes, relay-only frames, payloads over the limit, garbage, or
+ * the client's own ERROR, which the relay takes as a goodbye).
  *
  * An oracle (the same codec, and the relay's documented rules) predicts each connection's
  * fate from the exact bytes written to it: a connection that sent nothing malformed must be
@@ -60,7 +61,7 @@ const CLIENT_TYPES = new Set<number>([
   FrameType.register, FrameType.unregister, FrameType.request, FrameType.reply, FrameType.failure,
   FrameType.broadcast, FrameType.subscribe, FrameType.unsubscribe, FrameType.publish, FrameType.tunnelOpen,
   FrameType.tunnelAccept, FrameType.tunnelData, FrameType.tunnelAllowance, FrameType.tunnelClose,
-  FrameType.ping, FrameType.pong, FrameType.close,
+  FrameType.ping, FrameType.pong, FrameType.close, FrameType.error,
 ])
 const PAYLOAD_CHECKED = new Set<number>([FrameType.request, FrameType.reply, FrameType.broadcast, FrameType.tunnelData, FrameType.publish])
 
@@ -112,7 +113,8 @@ class Oracle {
     if (PAYLOAD_CHECKED.has(f.type) && (f as { payload: Uint8Array }).payload.length > MAX_MSG) {
       return { kind: 'error', code: ErrorCode.tooLarge, why: 'payload over the limit' }
     }
-    if (f.type === FrameType.close) return { kind: 'closed' }
+    // A client's ERROR is a goodbye like CLOSE: the relay closes without answering.
+    if (f.type === FrameType.close || f.type === FrameType.error) return { kind: 'closed' }
     return undefined
   }
 }
@@ -149,6 +151,7 @@ function expectAck(l: Ledger, role: 0 | 1, f: Frame): void {
     case FrameType.subscribe: {
       const n = l.subscriptions.get(f.topic)
       if (n === undefined && l.subscriptions.size >= 4096) return push(ErrorCode.limit)
+      if (f.memoryLimit < 1) return push(ErrorCode.invalid)
       l.subscriptions.set(f.topic, (n ?? 0) + 1)
       return push(ErrorCode.ok)
     }
@@ -267,7 +270,6 @@ const NON_CLIENT: Frame[] = [
   { type: FrameType.event, topic: 'ft-0', payload: new Uint8Array(3) },
   { type: FrameType.ack, seq: 1, code: 0 as ErrorCode, message: '' },
   { type: FrameType.dropped, topic: 'ft-0', count: 3 },
-  { type: FrameType.error, code: 8 as ErrorCode, message: 'you first' },
   { type: FrameType.hello, version: 1, role: 1 },
   { type: FrameType.peerHello, version: 1, network: 'herald', nodeId: '12D3KooWfake' },
   { type: FrameType.control, body: Uint8Array.from([9]) },
@@ -280,7 +282,7 @@ function malformedUnit(r: Rng, role: 0 | 1, scratch: Ledger): { bytes: Uint8Arra
   const valid = (): Uint8Array => encodeFrame(hostileFrame(r, role, scratch))
   const what = r.weighted<string>([
     [14, 'bitflip'], [10, 'truncated'], [6, 'trailing'], [8, 'length'], [10, 'relay-only'], [8, 'unknown-type'],
-    [8, 'bad-utf8'], [8, 'bad-publish'], [5, 'empty-name'], [4, 'long-text'], [10, 'oversize'], [5, 'frame-too-large'], [12, 'garbage'],
+    [8, 'bad-utf8'], [8, 'bad-publish'], [5, 'empty-name'], [4, 'long-text'], [10, 'oversize'], [5, 'frame-too-large'], [12, 'garbage'], [3, 'client-error'],
   ])
   switch (what) {
     case 'bitflip': {
@@ -312,6 +314,9 @@ function malformedUnit(r: Rng, role: 0 | 1, scratch: Ledger): { bytes: Uint8Arra
     }
     case 'relay-only':
       return { bytes: encodeFrame(r.pick(NON_CLIENT)), what }
+    case 'client-error':
+      // Not malformed: the client's goodbye (the oracle expects a close without an answer).
+      return { bytes: encodeFrame({ type: FrameType.error, code: r.pick([8, 6, 777]) as ErrorCode, message: text(r) }), what }
     case 'unknown-type': {
       const types = [0x00, 0x18, 0x20, 0x3f, 0x43, 0x7f, 0x80, 0xff]
       const body = r.bytes(r.int(30))

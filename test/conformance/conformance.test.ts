@@ -2,7 +2,7 @@
  * The client conformance suite (conformance/scenarios/*.json) run against the TypeScript SDK.
  * The Python client runs the same scenarios (clients/python/tests/test_conformance.py).
  * Scenarios without `relays` share one relay per suite file; the others get their own.
- * `HERALD_CONFORMANCE_INCLUDE=relay-fixes-13` adds the scenarios that wait for relay fixes.
+ * `HERALD_CONFORMANCE_INCLUDE=<tag>` adds the scenarios marked `"requires": "<tag>"` (none today).
  */
 import { afterAll, describe, expect, it } from 'vitest'
 import { killAll, startRelay, type RelayProc } from '../harness.js'
@@ -72,6 +72,6 @@ it('the suite is complete: every scenario file loaded, names unique', () => {
   const names = scenarios.map((s) => s.spec.name)
   expect(new Set(names).size).toBe(names.length)
   expect([...new Set(scenarios.map((s) => s.suite))]).toEqual(
-    expect.arrayContaining(['handshake', 'requests', 'pubsub', 'broadcast', 'tunnels', 'limits', 'keys', 'hostile-relay']),
+    expect.arrayContaining(['handshake', 'requests', 'pubsub', 'broadcast', 'tunnels', 'limits', 'keys', 'hostile-relay', 'relay-fixes-13']),
   )
 })

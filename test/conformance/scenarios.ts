@@ -71,7 +71,7 @@ export interface ScenarioSpec {
 export interface Scenario { suite: string; spec: ScenarioSpec }
 
 const DIR = join(ROOT, 'conformance', 'scenarios')
-/** Tags of scenarios to run besides the default set (e.g. "relay-fixes-13"). */
+/** Tags of scenarios to run besides the default set: a scenario marked `"requires": tag` checks a rule the relay does not follow yet. */
 const INCLUDE = new Set((process.env['HERALD_CONFORMANCE_INCLUDE'] ?? '').split(',').filter((t) => t !== ''))
 
 export function loadScenarios(): Scenario[] {

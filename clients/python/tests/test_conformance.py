@@ -1,7 +1,7 @@
 """The client conformance suite (conformance/scenarios/*.json) run against the Python client.
 
 Scenarios without ``relays`` share one relay per suite file; the others get their own.
-``HERALD_CONFORMANCE_INCLUDE=relay-fixes-13`` adds the scenarios that wait for relay fixes.
+``HERALD_CONFORMANCE_INCLUDE=<tag>`` adds the scenarios marked ``"requires": "<tag>"`` (none today).
 """
 from __future__ import annotations
 
@@ -71,4 +71,4 @@ def test_suite_is_complete() -> None:
     """Every scenario file loaded, names unique: the count printed below is the whole suite."""
     names = [s.name for s in SCENARIOS]
     assert len(names) == len(set(names)), "scenario names must be unique"
-    assert {s.suite for s in SCENARIOS} >= {"handshake", "requests", "pubsub", "broadcast", "tunnels", "limits", "keys", "hostile-relay"}
+    assert {s.suite for s in SCENARIOS} >= {"handshake", "requests", "pubsub", "broadcast", "tunnels", "limits", "keys", "hostile-relay", "relay-fixes-13"}

@@ -1,30 +1,14 @@
 // The router alone, in memory: test endpoints stand for clients, members and other relays,
 // a ManualClock for time, a fake RemoteNodes for the directory. Load balancing, queueing at
 // the relay, member loss, deadlines, kinds of endpoints, fan-out, tunnels and their credit.
+// What the router refuses (payloads too large for the receiver, zero limits and deadlines):
+// router-refusals.test.ts.
 import { describe, expect, it } from 'vitest'
 import { ErrorCode, FrameType, SERVED_TUNNEL_BASE, STREAM_TUNNEL_ID, TUNNEL_MESSAGE_COST, encodeFrame, type Frame } from '@herald/wire'
-import { DEFAULT_LIMITS, ManualClock, Router, type RouterInit } from '../src/index.js'
+import { DEFAULT_LIMITS } from '../src/index.js'
 import type { RemoteNodes } from '../src/directory/remote-index.js'
-import { LIMITS, TestClient, TestPeer, bytes, req, text } from './support/endpoints.js'
-
-function setup(init: Partial<RouterInit> = {}) {
-  const clock = new ManualClock()
-  const router = new Router({ clock, ...init })
-  const attach = <T extends TestClient | TestPeer>(e: T): T => { router.attach(e); return e }
-  const member = (name: string, cluster: string, limits = {}): TestClient => {
-    const m = attach(new TestClient(name))
-    expect(router.register(m, cluster, { ...LIMITS, ...limits })).toEqual({ code: ErrorCode.ok, message: '' })
-    return m
-  }
-  return { clock, router, attach, member }
-}
-
-/** Answers every request the member holds, echoing its payload. */
-function answerAll(router: Router, m: TestClient): number {
-  const reqs = m.take(FrameType.request)
-  for (const r of reqs) router.memberAnswer(m, r.id, { payload: r.payload })
-  return reqs.length
-}
+import { TestClient, TestPeer, bytes, req, text } from './support/endpoints.js'
+import { answerAll, setup } from './support/router.js'
 
 /** A fake directory: which relays serve what, and what was sent to them. */
 function remoteNodes(clusters: Record<string, Array<{ node: string; members: number }>>, topics: Record<string, string[]> = {}) {
@@ -114,25 +98,47 @@ describe('router: requests', () => {
     expect(c.take(FrameType.reply).map((r) => r.id).sort()).toEqual([1, 2, 3])
   })
 
-  it('time out at their deadline; a late answer is ignored, and the member slot frees only when it answers', () => {
+  it('time out at their deadline, which frees the member slot at once: the next waiting request goes out, the late answer is discarded', () => {
     const { clock, router, attach, member } = setup()
     const m = member('m', 'db', { requestConcurrency: 1 })
     const c = attach(new TestClient())
     router.request(c, req(1, 'db', 'held', 1000))
     router.request(c, req(2, 'db', 'waits', 500))
+    router.request(c, req(3, 'db', 'next', 60_000))
     clock.advance(499)
     expect(c.frames).toEqual([])
     clock.advance(1)
     expect(c.take(FrameType.failure).map((f) => [f.id, f.code])).toEqual([[2, ErrorCode.timeout]])
+    const [held] = m.take(FrameType.request)
+    expect(m.frames).toEqual([]) // request 3 still waits: the member holds 1
     clock.advance(500)
     expect(c.take(FrameType.failure).map((f) => [f.id, f.code])).toEqual([[1, ErrorCode.timeout]])
-    // The member still holds request 1: a third waits for its slot.
-    router.request(c, req(3, 'db', 'next', 60_000))
-    expect(m.frames).toHaveLength(1)
-    answerAll(router, m)
-    expect(c.take(FrameType.reply)).toEqual([]) // the late answer to 1 is dropped
-    expect(m.frames).toHaveLength(1) // and request 3 got the slot
+    // Request 1's deadline freed the slot: request 3 went to the member at once.
+    const next = m.take(FrameType.request)
+    expect(next.map((f) => text(f.payload))).toEqual(['next'])
+    expect(router.snapshot().clusters).toEqual([{ name: 'db', members: 1, outstanding: 1, queued: 0 }])
+    expect(router.memberAnswer(m, held!.id, { payload: bytes('late') })).toBe(false)
+    expect(c.frames).toEqual([]) // the late answer to 1 is discarded
+    expect(router.memberAnswer(m, next[0]!.id, { payload: next[0]!.payload })).toBe(true)
+    expect(c.take(FrameType.reply).map((r) => [r.id, text(r.payload)])).toEqual([[3, 'next']])
     expect(router.counters.timeouts).toBe(2)
+    expect(router.snapshot().inflight).toBe(0)
+  })
+
+  it('a request whose client left holds the member slot until its deadline, not until an answer that may never come', () => {
+    const { clock, router, attach, member } = setup()
+    const m = member('m', 'db', { requestConcurrency: 1 })
+    const gone = attach(new TestClient('gone'))
+    router.request(gone, req(1, 'db', 'orphan', 1000))
+    router.detach(gone, 'left')
+    const c = attach(new TestClient())
+    router.request(c, req(1, 'db', 'waits', 60_000))
+    expect(m.take(FrameType.request).map((f) => text(f.payload))).toEqual(['orphan'])
+    clock.advance(999)
+    expect(m.frames).toEqual([])
+    clock.advance(1)
+    expect(m.take(FrameType.request).map((f) => text(f.payload))).toEqual(['waits'])
+    expect(router.counters.timeouts).toBe(0) // nobody was left to tell
   })
 
   it('a member cannot answer a request it was not given', () => {

@@ -1,6 +1,6 @@
 // The client layer in memory: a relay with no TCP port, clients on in-process sockets. The
-// handshake, per-client limits, a slow subscriber's own queue at the relay, stall and
-// handshake deadlines (with a ManualClock).
+// handshake, a client's ERROR, request ids pending per connection, per-client limits, a slow
+// subscriber's own queue at the relay, stall and handshake deadlines (with a ManualClock).
 import { afterEach, describe, expect, it } from 'vitest'
 import { connect } from '@herald/client'
 import { ErrorCode, FrameType, Role, encodeFrame, type Frame } from '@herald/wire'
@@ -16,9 +16,9 @@ afterEach(async () => {
   relay = undefined
 })
 
-async function start(limits: Partial<RelayLimits> = {}): Promise<Relay> {
+async function start(limits: Partial<RelayLimits> = {}, log: (m: string) => void = () => {}): Promise<Relay> {
   clock = new ManualClock()
-  relay = createRelay({ port: false, log: () => {}, limits }, { overlay: new MemoryNetwork().node('solo'), clock })
+  relay = createRelay({ port: false, log, limits }, { overlay: new MemoryNetwork().node('solo'), clock })
   await relay.start()
   return relay
 }
@@ -55,6 +55,45 @@ describe('clients: the handshake', () => {
     expect(silent.closed).toBe(false)
     await advance(clock, 3500)
     expect(silent.take(FrameType.error).map((e) => e.code)).toEqual([ErrorCode.timeout])
+  })
+})
+
+describe('clients: the client protocol', () => {
+  it('a client\'s ERROR is its goodbye: the relay closes the connection without answering, and logs it', async () => {
+    const logs: string[] = []
+    const r = await start({}, (m) => logs.push(m))
+    const c = await RawClient.open(r)
+    await until(() => c.frames.length > 0, 'WELCOME')
+    c.take(FrameType.welcome)
+    c.send({ type: FrameType.error, code: ErrorCode.protocol, message: 'cannot decode your frames' })
+    await until(() => c.closed, 'the relay to close')
+    expect(c.frames).toEqual([])
+    expect(logs.filter((l) => l.includes('cannot decode your frames'))).toHaveLength(1)
+  })
+
+  it('a REQUEST whose id is pending on the connection gets FAILURE(invalid) and reaches no member; the first is answered once; then the id is free again', async () => {
+    const r = await start()
+    const member = await RawClient.open(r, Role.member)
+    member.send({ type: FrameType.register, seq: 1, cluster: 'db', requestConcurrency: 8, requestMemory: 1 << 20, broadcastConcurrency: 1, broadcastMemory: 1 << 20 })
+    const c = await RawClient.open(r)
+    const request = (payload: string): Frame => ({ type: FrameType.request, id: 7, timeoutMs: 60_000, cluster: 'db', payload: Buffer.from(payload) })
+    await until(() => member.take(FrameType.ack).length === 1 && c.frames.length === 1, 'the registration and the handshake')
+    expect([...member.take(FrameType.welcome), ...c.take(FrameType.welcome)]).toHaveLength(2)
+    c.send(request('first'), request('second'))
+    await until(() => c.frames.length >= 1 && member.frames.length >= 1, 'the refusal and the request at the member')
+    expect(c.take(FrameType.failure).map((f) => [f.id, f.code])).toEqual([[7, ErrorCode.invalid]])
+    const held = member.take(FrameType.request)
+    expect(held.map((f) => Buffer.from(f.payload).toString())).toEqual(['first'])
+    member.send({ type: FrameType.reply, id: held[0]!.id, payload: Buffer.from('one') })
+    c.send(request('third')) // id 7 is free once its answer is sent
+    await until(() => member.frames.length >= 1, 'the third request at the member')
+    const third = member.take(FrameType.request)
+    expect(third.map((f) => Buffer.from(f.payload).toString())).toEqual(['third'])
+    member.send({ type: FrameType.reply, id: third[0]!.id, payload: Buffer.from('two') })
+    await until(() => c.frames.length >= 2, 'both replies')
+    await turns()
+    expect(c.take(FrameType.reply).map((f) => [f.id, Buffer.from(f.payload).toString()])).toEqual([[7, 'one'], [7, 'two']])
+    expect(c.frames).toEqual([])
   })
 })
 

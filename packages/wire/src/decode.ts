@@ -265,6 +265,15 @@ export function nextFrame(decoder: FrameDecoder): Frame | null {
 }
 
 /**
+ * The payload size of a whole, valid encoded frame whose body is a name then the payload
+ * (PUBLISH, EVENT, BROADCAST), from its length and name length alone: a relay checks the
+ * bytes it fans out against each receiver's limit without decoding them.
+ */
+export function namedPayloadBytes(frame: Uint8Array): number {
+  return frame.length - FRAME_HEADER_BYTES - 1 - (frame[FRAME_HEADER_BYTES] ?? 0)
+}
+
+/**
  * Decodes the name of the frame at `buf[start, end)` (PUBLISH, EVENT, BROADCAST: a u8 length
  * then the name) without allocating when it is the same name as last time — a publisher
  * usually repeats its topic. Returns the name; `payloadStart` is where the payload begins.

@@ -5,6 +5,7 @@ import {
   ErrorCode,
   FrameDecoder,
   FrameType,
+  namedPayloadBytes,
   nextFrame,
   SCHEMA,
   type Frame,
@@ -91,6 +92,15 @@ describe('round trip of every frame type', () => {
         expect(decodeOne(bytes)).toEqual({ ...publish, type: FrameType.event })
       }),
       { numRuns: 100 },
+    )
+  })
+
+  it('namedPayloadBytes reads the payload size of an encoded PUBLISH, EVENT or BROADCAST from its header', () => {
+    fc.assert(
+      fc.property(fc.oneof(frameArbs.publish, frameArbs.event, frameArbs.broadcast), (f) => {
+        expect(namedPayloadBytes(encodeFrame(f))).toBe(f.payload.length)
+      }),
+      { numRuns: 200 },
     )
   })
 

@@ -16,7 +16,8 @@ from herald.wire import CODES_BY_NAME, FRAME_NAMES, Frame, FrameType, encode_fra
 from tests.harness import ROOT
 
 SCENARIO_DIR = ROOT / "conformance" / "scenarios"
-#: Tags of scenarios to run besides the default set (e.g. "relay-fixes-13").
+#: Tags of scenarios to run besides the default set: a scenario marked ``"requires": tag`` checks a rule
+#: the relay does not follow yet.
 INCLUDE = {t for t in os.environ.get("HERALD_CONFORMANCE_INCLUDE", "").split(",") if t}
 
 ERROR_CLASSES: dict[str, type[HeraldError]] = {

@@ -48,6 +48,12 @@ export class OutQueue {
     return true
   }
 
+  /** Counts a frame dropped without offering it (too large for the receiver). */
+  drop(): void {
+    this.dropped++
+    this.unreported++
+  }
+
   /** The oldest whole frames, up to one block, now owned by the caller; undefined when empty. */
   take(): Uint8Array | undefined {
     const first = this.blocks.shift()

@@ -1,4 +1,4 @@
-import { FrameType, type FrameChannel } from '@herald/wire'
+import { FrameType, namedPayloadBytes, type FrameChannel } from '@herald/wire'
 import type { Outlet } from '../routing/endpoint.js'
 import { OutQueue } from './out-queue.js'
 
@@ -7,6 +7,8 @@ export interface OutletHost {
   readonly channel: FrameChannel
   /** Above this many bytes waiting for the socket, droppable frames queue in their outlet. */
   readonly highWaterBytes: number
+  /** The largest payload the client was told (WELCOME) it may be handed. */
+  readonly maxMessageBytes: number
   /** The outlet queued frames: flush it (ClientOutlet.flush) when the socket can take more. */
   backlogged(outlet: ClientOutlet): void
 }
@@ -35,6 +37,14 @@ export class ClientOutlet implements Outlet {
   }
 
   offer(frame: Uint8Array): boolean {
+    if (namedPayloadBytes(frame) > this.host.maxMessageBytes) {
+      // From a relay with a larger limit: the client would refuse the frame and hang up, so it
+      // loses this one message instead, reported like a drop for memory (protocol.md, Limits):
+      // at once, in the event's place, unless frames wait here (then with them, on the next flush).
+      this.queue.drop()
+      if (this.queue.empty && !this.host.channel.closed) this.flush()
+      return false
+    }
     const channel = this.host.channel
     if (this.queue.empty && channel.offerRaw(frame, this.host.highWaterBytes)) return true
     if (channel.closed) return false

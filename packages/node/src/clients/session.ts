@@ -48,6 +48,8 @@ export class Session implements ClientEndpoint, OutletHost {
   readonly id: number
   readonly channel: FrameChannel
   readonly highWaterBytes: number
+  /** What WELCOME advertised: the largest payload this client sends or is handed. */
+  readonly maxMessageBytes: number
   private readonly socket: ClientSocket
   private readonly router: Router
   private readonly names = new NameReader()
@@ -58,6 +60,11 @@ export class Session implements ClientEndpoint, OutletHost {
   private pausedForLinks = false
   /** Outlets holding frames because the socket was backed up, in the order they filled. */
   private readonly backlog = new Set<ClientOutlet>()
+  /**
+   * Ids of this client's requests not answered yet: a REQUEST reusing one is refused. Bounded
+   * by maxPendingRequestsPerClient (plus lookups in progress); every answer passes through send().
+   */
+  private readonly pendingIds = new Set<number>()
   private readonly openedAt: number
   /** When a frame last completed, or the decoder was empty (for the stall check). */
   private lastProgressAt: number
@@ -68,6 +75,7 @@ export class Session implements ClientEndpoint, OutletHost {
     this.socket = init.socket
     this.router = init.router
     this.highWaterBytes = init.limits.clientHighWaterBytes
+    this.maxMessageBytes = init.maxMessageBytes
     this.openedAt = this.lastProgressAt = init.clock.now()
     const socket = init.socket
     this.channel = new FrameChannel({
@@ -96,6 +104,8 @@ export class Session implements ClientEndpoint, OutletHost {
   // ---- ClientEndpoint -----------------------------------------------------------------
 
   send(frame: Frame): void {
+    // The relay sends a client REPLY and FAILURE only as answers to its own requests.
+    if (frame.type === FrameType.reply || frame.type === FrameType.failure) this.pendingIds.delete(frame.id)
     this.channel.send(frame)
   }
 
@@ -164,9 +174,19 @@ export class Session implements ClientEndpoint, OutletHost {
     switch (f.type) {
       case FrameType.request: {
         if (!this.checkPayload(f.payload)) return
+        if (this.pendingIds.has(f.id)) {
+          // Not through send(): this answer must leave the pending request's id reserved.
+          this.channel.send({ type: FrameType.failure, id: f.id, code: ErrorCode.invalid, message: `request id ${f.id} is already pending on this connection` })
+          return
+        }
         const over = this.over(f)
-        if (over !== undefined) this.send({ type: FrameType.failure, id: f.id, code: ErrorCode.limit, message: over })
-        else r.request(this, f)
+        if (over !== undefined) {
+          this.send({ type: FrameType.failure, id: f.id, code: ErrorCode.limit, message: over })
+          return
+        }
+        // Before routing: the answer may come at once (the relay's status, no members).
+        this.pendingIds.add(f.id)
+        r.request(this, f)
         return
       }
       case FrameType.reply:
@@ -214,6 +234,12 @@ export class Session implements ClientEndpoint, OutletHost {
       case FrameType.pong:
         return
       case FrameType.close:
+        this.end()
+        return
+      case FrameType.error:
+        // A client that cannot decode what we sent says so and hangs up: answering it could
+        // only repeat the problem, so it is a goodbye like CLOSE (protocol.md, CLOSE and ERROR).
+        this.init.log(`client ${this.id} sent ERROR (code ${f.code}): ${f.message}; closing the connection`)
         this.end()
         return
       default:

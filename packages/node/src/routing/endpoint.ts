@@ -20,11 +20,19 @@ export interface Endpoint {
   readonly kind: EndpointKind
   /** A control frame (reply, failure, tunnel frame): never dropped. */
   send(frame: Frame): void
+  /**
+   * The largest payload this endpoint may be handed: for a client, the maxMessageBytes its
+   * WELCOME advertised. Undefined for other relays and tunnel streams, which check their own.
+   */
+  readonly maxMessageBytes?: number
 }
 
 /** Where droppable traffic for one receiver goes: a subscription's events, a member's broadcasts. */
 export interface Outlet {
-  /** An encoded EVENT or BROADCAST frame (the same bytes fan out to many); false when dropped. */
+  /**
+   * An encoded EVENT or BROADCAST frame (the same bytes fan out to many); false when dropped:
+   * the receiver is behind past its memory limit, or the payload is larger than it may be handed.
+   */
   offer(frame: Uint8Array): boolean
   /** Frames dropped so far. */
   readonly dropped: number
@@ -35,6 +43,7 @@ export interface Outlet {
 /** A local client: it may also subscribe and serve clusters, so it hands out outlets. */
 export interface ClientEndpoint extends Endpoint {
   readonly kind: 'client'
+  readonly maxMessageBytes: number
   /** A bounded outlet of `memoryLimit` bytes; `topic` for a subscription, undefined for broadcasts. */
   outlet(memoryLimit: number, topic: string | undefined): Outlet
 }

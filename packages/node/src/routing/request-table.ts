@@ -1,7 +1,7 @@
 import { ErrorCode, FrameType, MAX_TIMER_MS, type Frame } from '@herald/wire'
 import type { Clock } from '../clock.js'
 import type { Endpoint } from './endpoint.js'
-import type { Endpoints, EndpointState, RequestState, RouterCounters } from './state.js'
+import type { Endpoints, EndpointState, MemberState, RequestState, RouterCounters } from './state.js'
 import type { Waiting } from './waiting.js'
 
 export interface RequestFrame {
@@ -15,10 +15,21 @@ export function failure(id: number, code: ErrorCode, message: string): Frame {
   return { type: FrameType.failure, id, code, message }
 }
 
+export interface RequestTableInit {
+  endpoints: Endpoints
+  counters: RouterCounters
+  clock: Clock
+  waiting: Waiting
+  /** A deadline freed the member's slot (its requestConcurrency and requestMemory). */
+  released: (member: MemberState) => void
+}
+
 /**
  * Every request in the router from arrival to answer: its id, its deadline, where it went,
- * and the one answer its origin gets. A request answered while its member still works on it
- * (a timeout, its client left) stays here, holding the member's slot, until the member answers.
+ * and the one answer its origin gets. A request whose client left while a member works on it
+ * stays here, holding the member's slot, until the member answers or the deadline passes.
+ * At the deadline the slot is freed and the request forgotten, so a late answer is discarded:
+ * a member that skips expired requests keeps its slots (protocol.md, Request/reply).
  */
 export class RequestTable {
   private readonly requests = new Map<number, RequestState>()
@@ -27,7 +38,7 @@ export class RequestTable {
   private nextRid = 1
   private idle: (() => void) | undefined
 
-  constructor(private readonly init: { endpoints: Endpoints; counters: RouterCounters; clock: Clock; waiting: Waiting }) {}
+  constructor(private readonly init: RequestTableInit) {}
 
   get size(): number {
     return this.requests.size
@@ -81,13 +92,15 @@ export class RequestTable {
     this.forget(r)
   }
 
-  /** The origin is gone: drop what it asked for; a request already at a member keeps the member's slot until it answers. */
+  /**
+   * The origin is gone: drop what it asked for. A request already at a member keeps the
+   * member's slot until it answers, or until its deadline (the timer keeps running for it).
+   */
   forgetOrigin(st: EndpointState): void {
     for (const rid of st.requests) {
       const r = this.requests.get(rid)
       if (r === undefined) continue
       r.answered = true
-      this.init.clock.clearTimeout(r.timer)
       if (r.member === undefined) {
         this.init.waiting.drop(r)
         this.forget(r)
@@ -123,12 +136,16 @@ export class RequestTable {
 
   private timeout(r: RequestState): void {
     r.timer = undefined
-    if (r.answered) return
-    this.init.counters.timeouts++
-    if (r.member === undefined && r.remote === undefined) this.init.waiting.drop(r)
-    // A member still working keeps its slot until it answers, so its concurrency holds.
-    this.answer(r, failure(r.originId, ErrorCode.timeout, `request to "${r.cluster}" timed out after ${r.timeoutMs} ms`))
-    if (r.member === undefined) this.forget(r)
+    if (!r.answered) {
+      this.init.counters.timeouts++
+      if (r.member === undefined && r.remote === undefined) this.init.waiting.drop(r)
+      this.answer(r, failure(r.originId, ErrorCode.timeout, `request to "${r.cluster}" timed out after ${r.timeoutMs} ms`))
+    }
+    // The deadline frees the member's slot: version 1 has no CANCEL to tell the member, which
+    // knows the deadline from timeoutMs and should stop; its late answer finds nothing here.
+    const member = r.member
+    this.forget(r)
+    if (member !== undefined) this.init.released(member)
   }
 
   /** Sends the origin its answer (once). */
@@ -144,6 +161,10 @@ export class RequestTable {
   }
 
   private forget(r: RequestState): void {
+    // An answered request may still have its deadline running (its client left): stop it, as
+    // its rid may be handed to another request.
+    this.init.clock.clearTimeout(r.timer)
+    r.timer = undefined
     this.requests.delete(r.rid)
     if (r.remote !== undefined) this.remote.get(r.remote)?.delete(r.rid)
     const m = r.member

@@ -41,7 +41,10 @@ export class Requests {
   constructor(init: RequestsInit) {
     this.init = init
     this.waiting = new Waiting(init.limits)
-    this.table = new RequestTable({ endpoints: init.endpoints, counters: init.counters, clock: init.clock, waiting: this.waiting })
+    this.table = new RequestTable({
+      endpoints: init.endpoints, counters: init.counters, clock: init.clock, waiting: this.waiting,
+      released: (member) => this.released(member),
+    })
   }
 
   get inflight(): number {
@@ -55,6 +58,10 @@ export class Requests {
   /** A request from an endpoint; what a peer or a tunnel stream sends is served by local members only. */
   request(origin: Endpoint, frame: RequestFrame): void {
     const { counters, systemRequest } = this.init
+    if (frame.timeoutMs === 0) {
+      origin.send(failure(frame.id, ErrorCode.invalid, 'timeoutMs must be at least 1'))
+      return
+    }
     if (frame.cluster.startsWith(RESERVED_NAME_PREFIX) && systemRequest !== undefined) {
       const reply = systemRequest(frame.cluster, frame.payload)
       if (reply !== undefined) {
@@ -137,8 +144,13 @@ export class Requests {
   }
 
   private dispatch(r: RequestState, member: MemberState, payload: Uint8Array): void {
-    r.member = member
     r.payload = undefined
+    if (r.size > member.endpoint.maxMessageBytes) {
+      // From a relay with a larger limit: the member could not take it (protocol.md, Limits).
+      this.table.finish(r, failure(r.originId, ErrorCode.tooLarge, `a request of ${r.size} bytes exceeds the limit of ${member.endpoint.maxMessageBytes} at the member's relay`))
+      return
+    }
+    r.member = member
     member.outstanding++
     member.outstandingBytes += r.size
     member.inflight.add(r.rid)
@@ -159,9 +171,14 @@ export class Requests {
     if (r === undefined || r.member === undefined || r.member.endpoint !== endpoint) return false
     const member = r.member
     this.settle(r, answer, true)
-    if (member.inflight.size === 0) this.init.endpoints.get(endpoint)?.draining.delete(member)
-    this.pump(member.cluster)
+    this.released(member)
     return true
+  }
+
+  /** A member's slot was freed (an answer, or a deadline): what waits may go to it now. */
+  private released(member: MemberState): void {
+    if (member.inflight.size === 0) this.init.endpoints.get(member.endpoint)?.draining.delete(member)
+    this.pump(member.cluster)
   }
 
   /** Another relay answered a request we sent it. */
@@ -172,7 +189,12 @@ export class Requests {
 
   private settle(r: RequestState, answer: Answer, fromMember: boolean): void {
     const { counters } = this.init
-    if ('payload' in answer) {
+    const limit = r.origin.maxMessageBytes
+    if ('payload' in answer && limit !== undefined && answer.payload.length > limit) {
+      // From a member on a relay with a larger limit: the caller could not take it.
+      counters.failures++
+      this.table.finish(r, failure(r.originId, ErrorCode.tooLarge, `a reply of ${answer.payload.length} bytes exceeds the limit of ${limit} at the caller's relay`))
+    } else if ('payload' in answer) {
       counters.replies++
       this.table.finish(r, { type: FrameType.reply, id: r.originId, payload: answer.payload })
     } else {

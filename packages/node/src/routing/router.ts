@@ -181,7 +181,7 @@ export class Router implements TunnelSink {
     this.tunnels.accept(endpoint, id, allowance)
   }
 
-  /** Returns false when the sender broke flow control (the tunnel is then closed). */
+  /** Returns false when the message ended the tunnel (see Tunnels.data). */
   tunnelData(endpoint: Endpoint, id: number, payload: Uint8Array): boolean {
     return this.tunnels.data(endpoint, id, payload)
   }

@@ -18,6 +18,8 @@ export class Topics {
   ) {}
 
   subscribe(endpoint: ClientEndpoint, st: EndpointState, topic: string, memoryLimit: number): Ack {
+    // Like every limit of 0 (REGISTER's): a subscription that may hold nothing is a mistake.
+    if (memoryLimit < 1) return { code: ErrorCode.invalid, message: 'memoryLimit must be at least 1' }
     const existing = st.subscriptions.get(topic)
     if (existing !== undefined) {
       existing.refs++

@@ -41,6 +41,7 @@ export class Tunnels {
   open(origin: Endpoint, st: EndpointState, frame: TunnelOpen): void {
     const { endpoints, members, remote, counters, clock } = this.init
     const refuse = (code: ErrorCode, reason: string): void => origin.send({ type: FrameType.tunnelClose, tunnel: frame.tunnel, code, reason })
+    if (frame.timeoutMs === 0) return refuse(ErrorCode.invalid, 'timeoutMs must be at least 1')
     if (frame.tunnel >= SERVED_TUNNEL_BASE) return refuse(ErrorCode.invalid, `tunnel ids chosen by an opener must be below 2^31, got ${frame.tunnel}`)
     if (st.tunnels.has(frame.tunnel)) return refuse(ErrorCode.invalid, `tunnel id ${frame.tunnel} is in use`)
     if (this.stopping) return refuse(ErrorCode.shutdown, 'the relay is shutting down')
@@ -94,12 +95,20 @@ export class Tunnels {
     x.t.opener.endpoint.send({ type: FrameType.tunnelAccept, tunnel: x.t.opener.id, allowance })
   }
 
-  /** Returns false when the sender broke flow control (the tunnel is then closed). */
+  /**
+   * Returns false when the message ended the tunnel: its sender broke flow control, or it is
+   * larger than the other end may be handed (from a relay with a larger limit).
+   */
   data(endpoint: Endpoint, id: number, payload: Uint8Array): boolean {
     const x = this.find(endpoint, id)
     if (x === undefined) return true // closed meanwhile: late data is dropped
     if (!x.t.accepted || x.self.credit <= 0) {
       this.end(x.t, undefined, ErrorCode.limit, 'tunnel sender exceeded its allowance')
+      return false
+    }
+    const limit = x.other.endpoint.maxMessageBytes
+    if (limit !== undefined && payload.length > limit) {
+      this.end(x.t, undefined, ErrorCode.tooLarge, `a tunnel message of ${payload.length} bytes exceeds the limit of ${limit} at the receiving end's relay`)
       return false
     }
     x.self.credit -= tunnelCost(payload.length)

@@ -1,5 +1,5 @@
 /** Endpoints played by tests, for the router alone: they record what the router sends them. */
-import { FrameType, type Frame } from '@herald/wire'
+import { DEFAULT_MAX_MESSAGE_BYTES, FrameType, type Frame } from '@herald/wire'
 import type { ClientEndpoint, Endpoint, Outlet } from '../../src/index.js'
 
 export class TestOutlet implements Outlet {
@@ -49,7 +49,8 @@ export class TestClient extends Recorder implements ClientEndpoint {
   readonly kind = 'client' as const
   readonly outlets: TestOutlet[] = []
 
-  constructor(readonly name = 'client') {
+  /** `maxMessageBytes`: what its relay advertised to it (relays of one network may differ). */
+  constructor(readonly name = 'client', readonly maxMessageBytes = DEFAULT_MAX_MESSAGE_BYTES) {
     super()
   }
 

@@ -3,7 +3,7 @@
  * processes, no sleeping. Clients are the real SDK over in-process connections.
  */
 import { connect, register, type Connection, type RegisterOptions, type Service } from '@herald/client'
-import { ManualClock, MemoryNetwork, createRelay, type MemoryNetworkInit, type Relay, type RelayLimits } from '../../src/index.js'
+import { ManualClock, MemoryNetwork, createRelay, type MemoryNetworkInit, type Relay, type RelayInit, type RelayLimits } from '../../src/index.js'
 
 export interface MemoryRelays {
   net: MemoryNetwork
@@ -54,6 +54,8 @@ export interface MemoryRelaysOptions {
   network?: MemoryNetworkInit
   /** Which relay relay i bootstraps to (an index), if any; default: every relay but the first to relay 0. */
   join?: (i: number) => number | undefined
+  /** More of relay i's RelayInit (relays of one network may differ, e.g. in maxMessageBytes). */
+  init?: (i: number) => Partial<RelayInit>
 }
 
 /** `n` relays r1..rn, started, not yet linked (see run / runUntil). */
@@ -68,7 +70,9 @@ export async function memoryRelays(n: number, opts: MemoryRelaysOptions = {}): P
     logs.push(log)
     const to = opts.join !== undefined ? opts.join(i) : i > 0 ? 0 : undefined
     const bootstrap = to === undefined ? [] : [memoryAddr(`r${to + 1}`)]
-    const relay = createRelay({ port: false, bootstrap, log: (m) => log.push(m), ...(opts.limits !== undefined ? { limits: opts.limits } : {}) }, { overlay, clock })
+    const relay = createRelay({
+      port: false, bootstrap, log: (m) => log.push(m), ...(opts.limits !== undefined ? { limits: opts.limits } : {}), ...opts.init?.(i),
+    }, { overlay, clock })
     await relay.start()
     relays.push(relay)
   }
