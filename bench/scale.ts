@@ -36,8 +36,8 @@ class RelayProcess {
   private readonly waiting = new Map<string, Array<(m: Msg) => void>>()
   private readonly backlog = new Map<string, Msg[]>()
 
-  constructor(readonly count: number, bootstrap: string | undefined) {
-    this.proc = worker('relays.ts', ['--count', String(count), ...(bootstrap !== undefined ? ['--bootstrap', bootstrap] : [])])
+  constructor(readonly count: number, bootstrap: string | undefined, network = 'bench-scale') {
+    this.proc = worker('relays.ts', ['--count', String(count), '--network', network, ...(bootstrap !== undefined ? ['--bootstrap', bootstrap] : [])])
     onJsonLines(this.proc, (m) => {
       const ev = String(m['event'])
       if (ev === 'ready') this.ready.push(m as unknown as RelayProcess['ready'][number])
@@ -165,21 +165,32 @@ async function measureSize(n: number, perProcess: number, idleSeconds: number, f
   }
 }
 
-/** Idle CPU per relay with one relay per process (what a host running one relay pays). */
-async function idleOnePerProcess(n: number, seconds: number): Promise<number> {
-  const seed = new RelayProcess(1, undefined)
-  await seed.allReady()
-  const procs = [seed, ...Array.from({ length: n - 1 }, () => new RelayProcess(1, seed.ready[0]!.addrs[0]!))]
-  await Promise.all(procs.map((p) => p.allReady()))
-  await Promise.all(procs.map((p) => p.ask({ cmd: 'watch-complete', size: n - 1 }, 'complete')))
-  await sleep(5000)
-  const c0 = procs.map((p) => cpuSecondsOf(p.proc.pid))
+/**
+ * Idle CPU per relay with one relay per process (what a host running one relay pays), for
+ * networks of each size in `sizes`, all running at once so that the machine's other load
+ * weighs on every size alike (a ratio between sizes is what the scale rule is about).
+ */
+async function idleOnePerProcess(sizes: number[], seconds: number): Promise<Record<string, number>> {
+  const groups: RelayProcess[][] = []
+  for (const n of sizes) {
+    const seed = new RelayProcess(1, undefined, `idle-${n}`)
+    await seed.allReady()
+    groups.push([seed, ...Array.from({ length: n - 1 }, () => new RelayProcess(1, seed.ready[0]!.addrs[0]!, `idle-${n}`))])
+  }
+  await Promise.all(groups.flat().map((p) => p.allReady()))
+  await Promise.all(groups.map((g) => Promise.all(g.map((p) => p.ask({ cmd: 'watch-complete', size: g.length - 1 }, 'complete')))))
+  await sleep(10_000)
+  const c0 = groups.map((g) => g.map((p) => cpuSecondsOf(p.proc.pid)))
   await sleep(seconds * 1000)
-  const c1 = procs.map((p) => cpuSecondsOf(p.proc.pid))
-  for (const p of procs) p.proc.kill('SIGTERM')
-  await Promise.all(procs.map((p) => Promise.race([p.proc.exited, sleep(5000)])))
+  const out: Record<string, number> = {}
+  groups.forEach((g, k) => {
+    const used = g.reduce((s, p, i) => s + cpuSecondsOf(p.proc.pid) - c0[k]![i]!, 0)
+    out[String(g.length)] = used / seconds / g.length
+  })
+  for (const p of groups.flat()) p.proc.kill('SIGTERM')
+  await Promise.all(groups.flat().map((p) => Promise.race([p.proc.exited, sleep(5000)])))
   await killAll()
-  return c1.reduce((s, c, k) => s + c - c0[k]!, 0) / seconds / n
+  return out
 }
 
 function markdown(results: SizeResult[], idle: Record<string, number>, when: string): string {
@@ -215,8 +226,7 @@ async function main(): Promise<void> {
   const results: SizeResult[] = []
   try {
     for (const [k, n] of sizes.entries()) results.push(await measureSize(n, perProcess, idleSeconds, k === sizes.length - 1 ? flapSeconds : undefined))
-    const idle: Record<string, number> = {}
-    if (!smoke) for (const n of [2, 10]) idle[String(n)] = await idleOnePerProcess(n, idleSeconds)
+    const idle = smoke ? {} : await idleOnePerProcess([2, 10], Math.max(60, idleSeconds))
     const when = new Date().toISOString()
     const md = markdown(results, idle, when)
     process.stdout.write(md)

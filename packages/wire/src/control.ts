@@ -48,7 +48,8 @@ export interface DigestItem {
 
 /** Messages between two relays (docs/protocol.md gives each one's meaning). */
 export type ControlMessage =
-  | { readonly t: 'ping'; readonly seq: number; readonly echo: number; readonly held: number; readonly degree: number; readonly neighbors?: readonly NodeId[] }
+  | { readonly t: 'ping'; readonly seq: number; readonly degree: number; readonly neighbors?: readonly NodeId[] }
+  | { readonly t: 'pong'; readonly seq: number }
   | { readonly t: 'neighbor'; readonly high: boolean }
   | { readonly t: 'neighbor-reply'; readonly accepted: boolean }
   | { readonly t: 'disconnect' }
@@ -78,7 +79,7 @@ export const CONTROL_LIMITS = {
 
 const KIND = {
   ping: 1, neighbor: 2, 'neighbor-reply': 3, disconnect: 4, 'probe-req': 5, probe: 6, 'probe-ack': 7,
-  'probe-reply': 8, sync: 9, gossip: 10, digest: 11, 'digest-detail': 12, pull: 13,
+  'probe-reply': 8, sync: 9, gossip: 10, digest: 11, 'digest-detail': 12, pull: 13, pong: 14,
 } as const satisfies Record<ControlMessage['t'], number>
 
 const utf8 = new TextEncoder()
@@ -326,8 +327,6 @@ export function encodeControl(m: ControlMessage): Uint8Array {
   switch (m.t) {
     case 'ping':
       w.varint(m.seq)
-      w.varint(m.echo)
-      w.varint(m.held)
       w.varint(m.degree)
       w.u8(m.neighbors !== undefined ? 1 : 0)
       if (m.neighbors !== undefined) {
@@ -339,7 +338,7 @@ export function encodeControl(m: ControlMessage): Uint8Array {
     case 'neighbor-reply': w.u8(m.accepted ? 1 : 0); break
     case 'disconnect': case 'sync': break
     case 'probe-req': w.name(m.node); w.varint(m.seq); break
-    case 'probe': case 'probe-ack': w.varint(m.seq); break
+    case 'probe': case 'probe-ack': case 'pong': w.varint(m.seq); break
     case 'probe-reply': w.name(m.node); w.varint(m.seq); w.u8(m.alive ? 1 : 0); break
     case 'gossip':
       w.u8(m.sync === true ? 1 : 0)
@@ -390,14 +389,12 @@ function readMessage(r: Reader): ControlMessage {
   switch (kind) {
     case KIND.ping: {
       const seq = r.varint()
-      const echo = r.varint()
-      const held = r.varint()
       const degree = r.varint()
-      if (!r.bool()) return { t: 'ping', seq, echo, held, degree }
+      if (!r.bool()) return { t: 'ping', seq, degree }
       const n = r.count(CONTROL_LIMITS.maxNeighbors, 'neighbors')
       const neighbors: string[] = []
       for (let k = 0; k < n; k++) neighbors.push(r.name())
-      return { t: 'ping', seq, echo, held, degree, neighbors }
+      return { t: 'ping', seq, degree, neighbors }
     }
     case KIND.neighbor: return { t: 'neighbor', high: r.bool() }
     case KIND['neighbor-reply']: return { t: 'neighbor-reply', accepted: r.bool() }
@@ -406,6 +403,7 @@ function readMessage(r: Reader): ControlMessage {
     case KIND['probe-req']: return { t: 'probe-req', node: r.name(), seq: r.varint() }
     case KIND.probe: return { t: 'probe', seq: r.varint() }
     case KIND['probe-ack']: return { t: 'probe-ack', seq: r.varint() }
+    case KIND.pong: return { t: 'pong', seq: r.varint() }
     case KIND['probe-reply']: return { t: 'probe-reply', node: r.name(), seq: r.varint(), alive: r.bool() }
     case KIND.gossip: {
       const sync = r.bool()

@@ -34,8 +34,9 @@ const noteArb = fc.record({
 })
 
 const messageArb: fc.Arbitrary<ControlMessage> = fc.oneof(
-  fc.record({ t: fc.constant('ping' as const), seq, echo: seq, held: fc.nat({ max: 100_000 }), degree: fc.nat({ max: 64 }) }),
-  fc.record({ t: fc.constant('ping' as const), seq, echo: seq, held: fc.nat(), degree: fc.nat({ max: 64 }), neighbors: fc.array(nameArb, { maxLength: 8 }) }),
+  fc.record({ t: fc.constant('ping' as const), seq, degree: fc.nat({ max: 64 }) }),
+  fc.record({ t: fc.constant('ping' as const), seq, degree: fc.nat({ max: 64 }), neighbors: fc.array(nameArb, { maxLength: 8 }) }),
+  fc.record({ t: fc.constant('pong' as const), seq }),
   fc.record({ t: fc.constant('neighbor' as const), high: fc.boolean() }),
   fc.record({ t: fc.constant('neighbor-reply' as const), accepted: fc.boolean() }),
   fc.constant({ t: 'disconnect' as const }),
@@ -104,7 +105,7 @@ describe('control messages (relay to relay)', () => {
     const err = decodes(huge)
     expect(err).toBeInstanceOf(WireError)
     expect(() => encodeControl({ t: 'pull', nodes: Array.from({ length: CONTROL_LIMITS.maxItems + 1 }, () => 'n') })).toThrow(WireError)
-    expect(() => encodeControl({ t: 'ping', seq: 1, echo: 0, held: 0, degree: 1, neighbors: Array.from({ length: CONTROL_LIMITS.maxNeighbors + 1 }, () => 'n') })).toThrow(WireError)
+    expect(() => encodeControl({ t: 'ping', seq: 1, degree: 1, neighbors: Array.from({ length: CONTROL_LIMITS.maxNeighbors + 1 }, () => 'n') })).toThrow(WireError)
   })
 
   it('refuses a delta that does not raise the version, unknown kinds, statuses and trailing bytes', () => {
@@ -115,6 +116,7 @@ describe('control messages (relay to relay)', () => {
     view.setFloat64(at + 8, 5)
     expect(decodes(d)).toBeInstanceOf(WireError)
     expect(decodes(Uint8Array.from([99]))).toBeInstanceOf(WireError)
+    expect(decodes(Uint8Array.from([15]))).toBeInstanceOf(WireError)
     const note = encodeControl({ t: 'gossip', deltas: [], notes: [{ node: 'a', version: 1, status: Liveness.dead, from: 'b' }] })
     const bad = note.slice()
     bad[bad.length - 3] = 7 // the status byte

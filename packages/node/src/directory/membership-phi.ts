@@ -43,6 +43,11 @@ export class PhiAccrual {
     this.last = now
   }
 
+  /** One sample of the distribution (e.g. a probe's round trip), outside the heartbeat clock. */
+  sample(value: number): void {
+    this.add(value)
+  }
+
   /** Forget the last arrival (e.g. our own event loop was stalled): silence restarts at `now`. */
   reset(now: number): void {
     this.last = now
@@ -74,6 +79,7 @@ export class PhiAccrual {
   }
 
   private add(interval: number): void {
+    if (!Number.isFinite(interval) || interval < 0) return
     const n = this.samples.length
     if (this.count === n) {
       const old = this.samples[this.next]!

@@ -57,11 +57,17 @@ export interface MembershipConfig {
   maxDegree: number
   /** How often the protocol wakes up (pings, suspicion deadlines, view upkeep). */
   tickMs: number
-  /** Each neighbor is pinged this often. */
-  pingIntervalMs: number
-  /** phi above this means a neighbor is suspected. */
+  /**
+   * One probe (a ping, answered by a pong) leaves this often per relay, to its neighbors in
+   * turn (SWIM): the cost is constant whatever the number of neighbors, and each relay is
+   * probed about this often by its neighbors together.
+   */
+  probeIntervalMs: number
+  /** The round trip assumed for a neighbor before its first answer. */
+  probeFirstRttMs: number
+  /** A probe still unanswered when phi (over that neighbor's round trips) passes this: suspected. */
   phiThreshold: number
-  /** Floor of the heartbeat deviation and the pause the detector treats as normal. */
+  /** Floor of the round trips' deviation, and the pause the detector treats as normal. */
   phiMinStdMs: number
   phiPauseMs: number
   /** Suspicion timeout floors: after a lost connection that could not be re-opened, and after silence. */
@@ -93,10 +99,11 @@ export const DEFAULT_MEMBERSHIP: MembershipConfig = {
   targetDegree: 5,
   maxDegree: 8,
   tickMs: 100,
-  pingIntervalMs: 500,
+  probeIntervalMs: 500,
+  probeFirstRttMs: 200,
   phiThreshold: 8,
-  phiMinStdMs: 150,
-  phiPauseMs: 500,
+  phiMinStdMs: 100,
+  phiPauseMs: 300,
   suspicionMinStrongMs: 1000,
   suspicionMinWeakMs: 1500,
   suspicionMaxMultiplier: 5,

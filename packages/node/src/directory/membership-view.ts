@@ -37,6 +37,9 @@ export class MembershipView {
   private nextAloneTry = 0
   private nextUpkeep = 0
   private nextDeadProbe = 0
+  private nextProbeAt = 0
+  /** Neighbors in the order this round probes them (shuffled each round, as SWIM does). */
+  private probeOrder: NodeId[] = []
   private syncAskedAt = -Infinity
   /** Bumped whenever our neighbor set changes: pings carry the new list once. */
   private epoch = 0
@@ -219,7 +222,8 @@ export class MembershipView {
     const n = this.neighbors.get(node)
     if (n === undefined) return
     n.suspected = suspected
-    if (!suspected) n.detector.reset(this.host.env.now())
+    // Cleared: it answered (or we heard from it); the probe that raised it is settled.
+    if (!suspected) n.probeSeq = 0
   }
 
   private release(peer: NodeId): void {
@@ -243,8 +247,8 @@ export class MembershipView {
     n.state = 'active'
     n.since = now
     n.lastHeard = now
-    n.detector.reset(now)
     this.epoch++
+    // A first probe at once: it learns the round trip and tells the other side our neighbors.
     this.ping(n, now)
   }
 
@@ -311,6 +315,11 @@ export class MembershipView {
       return
     }
     n.pinged(now, msg)
+    this.host.send(peer, { t: 'pong', seq: msg.seq })
+  }
+
+  onPong(peer: NodeId, seq: number, now: number): void {
+    this.neighbors.get(peer)?.ponged(now, seq)
   }
 
   /** Drops a random neighbor, preferring one that keeps enough others without us. */
@@ -326,13 +335,30 @@ export class MembershipView {
   }
 
   private ping(n: Neighbor, now: number): void {
-    const p = n.nextPing(now)
+    const seq = n.probe(now)
     const fresh = this.sentEpoch.get(n.peer) !== this.epoch
     if (fresh) this.sentEpoch.set(n.peer, this.epoch)
     const msg: ControlMessage = fresh
-      ? { t: 'ping', ...p, degree: this.activeCount(), neighbors: [...this.activePeers(undefined)] }
-      : { t: 'ping', ...p, degree: this.activeCount() }
+      ? { t: 'ping', seq, degree: this.activeCount(), neighbors: [...this.activePeers(undefined)] }
+      : { t: 'ping', seq, degree: this.activeCount() }
     this.host.send(n.peer, msg)
+  }
+
+  /** The next neighbor to probe: each once per round, in a new random order every round. */
+  private nextToProbe(): Neighbor | undefined {
+    for (let tries = 0; tries < 2; tries++) {
+      while (this.probeOrder.length > 0) {
+        const n = this.neighbors.get(this.probeOrder.pop()!)
+        if (n !== undefined && n.state === 'active' && this.links.has(n.peer)) return n
+      }
+      const peers = [...this.activePeers(undefined)]
+      for (let i = peers.length - 1; i > 0; i--) {
+        const j = Math.floor(this.host.env.random() * (i + 1))
+        ;[peers[i], peers[j]] = [peers[j]!, peers[i]!]
+      }
+      this.probeOrder = peers
+    }
+    return undefined
   }
 
   // ---- time -------------------------------------------------------------------------
@@ -347,8 +373,14 @@ export class MembershipView {
         continue
       }
       if (!this.links.has(n.peer)) continue
-      if (now - n.lastPingAt >= this.cfg.pingIntervalMs) this.ping(n, now)
+      // A probe unanswered for longer than its round trips make plausible: suspected.
       if (!n.suspected && n.phi(now, scale) > this.cfg.phiThreshold) this.host.onLost(n.peer, false, n.theirNeighbors)
+    }
+    if (now >= this.nextProbeAt) {
+      this.nextProbeAt = now + this.cfg.probeIntervalMs
+      const n = this.nextToProbe()
+      // One probe out per neighbor at a time: an unanswered one is judged, not repeated.
+      if (n !== undefined && (n.probeSeq === 0 || n.lastHeard >= n.probeSentAt)) this.ping(n, now)
     }
     for (const [peer, l] of this.lost) {
       if (now - l.since > 5000) {
@@ -363,10 +395,7 @@ export class MembershipView {
 
   /** Our own event loop stalled: silence seen meanwhile is not evidence. */
   restart(now: number): void {
-    for (const n of this.neighbors.values()) {
-      n.lastHeard = now
-      n.detector.reset(now)
-    }
+    for (const n of this.neighbors.values()) n.restart(now)
   }
 
   /** Keeps the partial view full: random relays from the directory; contacts while alone. */

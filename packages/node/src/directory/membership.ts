@@ -241,6 +241,7 @@ export class Membership {
     this.suspicions.heard(peer)
     switch (msg.t) {
       case 'ping': this.view.onPing(peer, msg, now); return
+      case 'pong': this.view.onPong(peer, msg.seq, now); return
       case 'neighbor': this.view.onNeighborRequest(peer, msg.high, now); return
       case 'neighbor-reply': this.view.onNeighborReply(peer, msg.accepted, now); return
       case 'disconnect': this.view.onDisconnect(peer); return
