@@ -30,6 +30,14 @@ export function wallMs(): number {
   return performance.timeOrigin + performance.now()
 }
 
+/**
+ * Milliseconds on the monotonic clock, the same in every thread of a process (unlike
+ * performance.now(), whose origin is per thread).
+ */
+export function hrMs(): number {
+  return Number(process.hrtime.bigint()) / 1e6
+}
+
 /** Calls `onMessage` with each JSON object the driver writes on this worker's stdin. */
 export function onStdinJson(onMessage: (msg: Record<string, unknown>) => void): void {
   let partial = ''

@@ -1,6 +1,7 @@
-/** Per-process figures read from Linux /proc: CPU seconds and a peak-RSS sampler. */
+/** Figures read from Linux /proc: a process's CPU seconds, a peak-RSS sampler, the machine's load. */
 import { execSync } from 'node:child_process'
 import { readFileSync } from 'node:fs'
+import { loadavg } from 'node:os'
 import { rssOf } from '../test/harness.js'
 
 const CLK_TCK = ((): number => {
@@ -45,5 +46,23 @@ export class RssSampler {
     clearInterval(this.timer)
     this.sample()
     return this.peak
+  }
+}
+
+/** Samples the machine's 1-min load average every `intervalMs`, for the results' header. */
+export class LoadSampler {
+  private readonly samples: number[] = [loadavg()[0]!]
+  private readonly timer: ReturnType<typeof setInterval>
+
+  constructor(intervalMs: number) {
+    this.timer = setInterval(() => this.samples.push(loadavg()[0]!), intervalMs)
+    this.timer.unref()
+  }
+
+  /** "median (min–max)" of the samples. */
+  stop(): string {
+    clearInterval(this.timer)
+    const s = [...this.samples].sort((a, b) => a - b)
+    return `${s[s.length >> 1]!.toFixed(2)} (${s[0]!.toFixed(2)}–${s[s.length - 1]!.toFixed(2)})`
   }
 }

@@ -29,7 +29,7 @@ export interface ServerGroup {
   servers: Server[]
   /** Waits until servers[0] knows that servers[last] has subscribers of `topic`. */
   waitTopic(topic: string, timeoutMs?: number): Promise<void>
-  /** Waits until servers[0] knows that servers[last] has members of `cluster` (Herald only). */
+  /** Waits until servers[0] knows that servers[last] has members of `cluster` (NATS: a queue group on that subject). */
   waitCluster(cluster: string, timeoutMs?: number): Promise<void>
   /** Each server's CPU seconds so far (from /proc). */
   cpu(): number[]
@@ -165,6 +165,20 @@ export async function killNatsServers(): Promise<void> {
   })))
 }
 
+interface RouteSub { subject: string; qgroup?: string }
+
+/**
+ * Interest crosses a NATS route as a subscription on it (RS+): waits until server A's
+ * /routez?subs=detail lists one that matches, i.e. A would forward to B's subscribers.
+ */
+async function routeInterest(httpPort: number, match: (s: RouteSub) => boolean, what: string, timeoutMs: number): Promise<void> {
+  await until(async () => {
+    const res = await fetch(`http://127.0.0.1:${httpPort}/routez?subs=detail`)
+    const body = await res.json() as { routes?: Array<{ subscriptions_list_detail?: RouteSub[] }> }
+    return (body.routes ?? []).some((r) => (r.subscriptions_list_detail ?? []).some(match))
+  }, timeoutMs, `nats-server A to see ${what} over the route`)
+}
+
 interface NatsProc { child: ChildProcess; pid: number; port: number; httpPort: number; exited: Promise<void>; stderr(): string }
 
 /**
@@ -233,17 +247,11 @@ async function startNats(count: 1 | 2): Promise<ServerGroup> {
   return {
     system: 'nats',
     servers: procs.map((p, i) => ({ label: count === 1 ? 'nats-server' : `nats-server ${'AB'[i]!}`, port: p.port, pid: p.pid, rss: samplers[i]!, rssNow: () => samplers[i]!.last })),
-    async waitTopic(topic, timeoutMs = 30_000) {
-      if (count === 1) return
-      // Interest crosses a route as a subscription on it: A's /routez lists the route's subs.
-      await until(async () => {
-        const res = await fetch(`http://127.0.0.1:${a.httpPort}/routez?subs=1`)
-        const body = await res.json() as { routes?: Array<{ subscriptions_list?: string[] }> }
-        return (body.routes ?? []).some((r) => (r.subscriptions_list ?? []).includes(topic))
-      }, timeoutMs, `nats-server A to see interest in ${topic} over the route`)
+    waitTopic(topic, timeoutMs = 30_000) {
+      return count === 1 ? Promise.resolve() : routeInterest(a.httpPort, (s) => s.subject === topic && s.qgroup === undefined, `interest in ${topic}`, timeoutMs)
     },
-    waitCluster() {
-      return Promise.reject(new Error('waitCluster is Herald-only'))
+    waitCluster(cluster, timeoutMs = 30_000) {
+      return count === 1 ? Promise.resolve() : routeInterest(a.httpPort, (s) => s.subject === cluster && s.qgroup !== undefined, `queue-group members of ${cluster}`, timeoutMs)
     },
     cpu: () => cpuOf(procs.map((p) => p.pid)),
     async diagnostics() {

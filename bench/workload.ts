@@ -12,8 +12,12 @@ export interface RunOptions {
   seconds: number
   /** Cap on messages in the measured phase (pub/sub, tunnels), if any. */
   messages?: number
-  /** Sequential requests to time (request-seq). */
-  requests: number
+  /** Cap on sequential requests in the measured phase (request-seq), if any. */
+  requests?: number
+  /** Offered request rate of the latency rows, per second. */
+  rate: number
+  /** Rate of the latency rows' background pub/sub stream, events per second. */
+  streamRate: number
   /** Node flags for Herald relays (e.g. --cpu-prof). */
   relayNodeArgs: string[]
   /** Prefix for progress lines, e.g. "pubsub-1-64 herald #2". */

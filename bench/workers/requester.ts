@@ -1,20 +1,21 @@
 /**
  * Request/reply client (a worker process of bench/run.ts).
  *
- * --mode seq: one request at a time. Warm-up for --warmup-ms, then exactly --count requests
- *   whose round-trip times are reported.
+ * --mode seq: one request at a time. Warm-up for --warmup-ms, then requests for --seconds (or
+ *   --count of them, whichever comes first) whose round-trip times are reported.
  * --mode flood: --concurrency requests always in flight. Warm-up for --warmup-ms, then
  *   --seconds measured; a reply counts if it arrives inside the measured window, its latency
  *   if its request was also sent inside it.
  *
  * stdout (JSON lines): {"measuring":true} when the measured phase starts; {"progress":true,
  * "sent":N,"replies":N} about once a second; at the end {"done":true,"sent":N,"replies":N,
- * "measured":N,"seconds":s,"p50":µs,"p99":µs,"max":µs,"mean":µs,"errors":N,"firstError":"...",
+ * "measured":N,"seconds":s,"p50":µs,"p90":µs,"p99":µs,"p999":µs,"max":µs,"mean":µs,"errors":N,"firstError":"...",
  * "cpuSeconds":s} (counts are totals including warm-up, except measured; cpuSeconds: measured phase).
  */
 import { parseArgs } from 'node:util'
 import { cpuNow, emit, wallMs } from '../lines.js'
 import { connectClient, systemOf } from './client.js'
+import { summarize } from './latencies.js'
 
 const { values } = parseArgs({
   options: {
@@ -28,7 +29,7 @@ const cluster = values.cluster ?? 'bench'
 const mode = values.mode ?? 'seq'
 const concurrency = Number(values.concurrency ?? 64)
 const warmupMs = Number(values['warmup-ms'] ?? 1000)
-const count = Number(values.count ?? 20_000)
+const count = Number(values.count ?? Number.MAX_SAFE_INTEGER)
 const measureMs = Number(values.seconds ?? 3) * 1000
 const timeoutMs = Number(values['timeout-ms'] ?? 5000)
 const payload = new Uint8Array(Number(values.size ?? 64)).fill(0x62)
@@ -69,9 +70,11 @@ function startMeasuring(): void {
 if (mode === 'seq') {
   while (wallMs() - startedAt < warmupMs) await one()
   startMeasuring()
-  for (let i = 0; i < count; i++) latencies.push(await one())
+  while (measured < count && wallMs() - boundaryAt < measureMs) {
+    latencies.push(await one())
+    measured++
+  }
   endAt = wallMs()
-  measured = count
 } else if (mode === 'flood') {
   let phase: 'warmup' | 'measure' | 'stop' = 'warmup'
   const clock = setInterval(() => {
@@ -98,12 +101,5 @@ const cpuSeconds = cpuNow() - cpuAtBoundary
 clearInterval(progress)
 await client.close()
 
-latencies.sort((a, b) => a - b)
-const pct = (p: number): number => (latencies.length === 0 ? 0 : latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))]!)
-emit({
-  done: true, sent, replies, measured, seconds: (endAt - boundaryAt) / 1000,
-  p50: pct(0.5), p99: pct(0.99), max: latencies[latencies.length - 1] ?? 0,
-  mean: latencies.reduce((a, b) => a + b, 0) / Math.max(1, latencies.length),
-  errors, firstError, cpuSeconds,
-})
+emit({ done: true, sent, replies, measured, seconds: (endAt - boundaryAt) / 1000, ...summarize(latencies), errors, firstError, cpuSeconds })
 process.exit(0)

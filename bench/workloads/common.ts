@@ -37,3 +37,16 @@ export function serverMetrics(g: ServerGroup, cpu0: number[], cpu1: number[], pe
   })
   return out
 }
+
+/** Round-trip percentiles a request worker reports (µs), as metrics; `prefix` keys another set. */
+export function latencyMetrics(r: { p50: number; p90: number; p99: number; p999: number; max: number; mean: number }, prefix = '', label = ''): Metric[] {
+  const k = (s: string): string => (prefix === '' ? `${s}Micros` : `${prefix}${s[0]!.toUpperCase()}${s.slice(1)}Micros`)
+  return [
+    { key: k('p50'), label: `${label}p50 µs`, value: r.p50, unit: 'µs' },
+    { key: k('p90'), label: `${label}p90 µs`, value: r.p90, unit: 'µs' },
+    { key: k('p99'), label: `${label}p99 µs`, value: r.p99, unit: 'µs' },
+    { key: k('p999'), label: `${label}p99.9 µs`, value: r.p999, unit: 'µs' },
+    { key: k('max'), label: `${label}max µs`, value: r.max, unit: 'µs' },
+    { key: k('mean'), label: `${label}mean µs`, value: r.mean, unit: 'µs' },
+  ]
+}
