@@ -15,6 +15,7 @@ import { sha256 } from 'multiformats/hashes/sha2'
 import { mdnsServiceTag, overlayProtocolId } from '@herald/wire'
 import { noisePrologue } from './network-key.js'
 import { Libp2pByteStream } from './libp2p-stream.js'
+import { corkTcpWrites, quietLengthDecoding } from './libp2p-patches.js'
 import { toError, type ByteStream, type Overlay, type OverlayEvents, type Provider, type StreamKind } from './overlay.js'
 
 export interface Libp2pOverlayInit {
@@ -64,6 +65,8 @@ export class Libp2pOverlay implements Overlay {
   private readonly privateKey: PrivateKey
   private readonly protocols: Record<StreamKind, string>
   private started: { node: Libp2p; events: OverlayEvents } | undefined
+  /** The TCP write patch is in place (libp2p-patches.ts). */
+  private corked = false
   /** mDNS: queries the LAN on demand (discover()), answers others' queries always. */
   private mdnsQuery: (() => void) | undefined
 
@@ -89,6 +92,7 @@ export class Libp2pOverlay implements Overlay {
   }
 
   async start(events: OverlayEvents): Promise<void> {
+    quietLengthDecoding()
     // Optional parts are loaded only when used: each module costs resident memory.
     const peerDiscovery = []
     if (this.init.mdns) {
@@ -152,6 +156,7 @@ export class Libp2pOverlay implements Overlay {
     })
     node.addEventListener('connection:open', (e) => {
       const c: Connection = e.detail
+      if (!this.corked) this.corked = corkTcpWrites((c as unknown as { maConn?: unknown }).maConn)
       events.connected(c.remotePeer.toString())
     })
     node.addEventListener('peer:disconnect', (e) => {
