@@ -1,4 +1,5 @@
 import { FrameBatcher } from './batcher.js'
+import { encodeFrame } from './encode.js'
 import { FrameDecoder } from './decode.js'
 import { Deque } from './deque.js'
 import { ErrorCode, WireError } from './errors.js'
@@ -54,6 +55,8 @@ export class FrameChannel {
   private readonly decoder: FrameDecoder
   private readonly batcher: FrameBatcher
   private readonly held = new Deque<Uint8Array>({ sizeOf: (b) => b.length })
+  /** Urgent frames that came while batches were held: they leave first (sendUrgent). */
+  private readonly urgent = new Deque<Uint8Array>({ sizeOf: (b) => b.length })
   private waiting: boolean
   private readFailed = false
   private isClosed = false
@@ -84,12 +87,12 @@ export class FrameChannel {
 
   /** Bytes accepted for sending and not yet sent: batched, held, or in the transport. */
   get pending(): number {
-    return this.batcher.pending + this.held.bytes + this.init.sink.buffered
+    return this.batcher.pending + this.held.bytes + this.urgent.bytes + this.init.sink.buffered
   }
 
   /** Nothing batched or held (the transport may still be sending what it took). */
   get idle(): boolean {
-    return this.batcher.pending === 0 && this.held.length === 0
+    return this.batcher.pending === 0 && this.held.length === 0 && this.urgent.length === 0
   }
 
   /** Feeds received bytes; returns how many frames they completed. */
@@ -120,6 +123,23 @@ export class FrameChannel {
   /** A control frame. */
   send(frame: Frame): void {
     if (!this.isClosed) this.batcher.push(frame)
+  }
+
+  /**
+   * A frame that must not wait behind bulk traffic (a request, a reply, a control message on a
+   * link that also carries a stream of events): while the transport is backed up and batches
+   * are held, it goes ahead of them. Its order among urgent frames is kept; relative to bulk
+   * frames it may overtake (they are independent). Otherwise it is batched like any frame.
+   */
+  sendUrgent(frame: Frame): void {
+    if (this.isClosed) return
+    if (!this.waiting) {
+      this.batcher.push(frame)
+      return
+    }
+    const bytes = encodeFrame(frame)
+    this.bytesOut += bytes.length
+    this.urgent.push(bytes)
   }
 
   /** PUBLISH/EVENT/BROADCAST written straight into the batch (`name` from nameBytes()). */
@@ -161,10 +181,12 @@ export class FrameChannel {
   drained(): void {
     if (this.isClosed) return
     this.waiting = false
-    while (!this.waiting && this.held.length > 0) {
-      const bytes = this.held.shift() as Uint8Array
-      if (!this.init.sink.write(bytes)) this.waiting = true
-      if (this.isClosed) return
+    for (const queue of [this.urgent, this.held]) {
+      while (!this.waiting && queue.length > 0) {
+        const bytes = queue.shift() as Uint8Array
+        if (!this.init.sink.write(bytes)) this.waiting = true
+        if (this.isClosed) return
+      }
     }
     this.init.onDrain?.()
   }
@@ -175,6 +197,7 @@ export class FrameChannel {
     this.isClosed = true
     this.batcher.discard()
     this.held.clear()
+    this.urgent.clear()
   }
 
   private write(bytes: Uint8Array): void {

@@ -135,6 +135,36 @@ describe('FrameChannel: writing', () => {
     expect(drains()).toBe(1)
   })
 
+  it('sendUrgent: while batches are held, urgent frames leave first, in their own order', () => {
+    let accept = false
+    const sink = recordingSink(() => accept)
+    const { ch, runDeferred } = channel(sink)
+    const bulk = [1, 2, 3].map((n) => encodeFrame({ type: FrameType.ping, token: n }))
+    ch.sendOwned(bulk[0]!) // taken, but the sink is full from now on
+    ch.sendOwned(bulk[1]!)
+    ch.sendOwned(bulk[2]!)
+    const urgent: Frame[] = [{ type: FrameType.pong, token: 10 }, { type: FrameType.pong, token: 11 }]
+    for (const f of urgent) ch.sendUrgent(f)
+    runDeferred() // nothing batched: the urgent frames bypassed the batcher
+    expect(sink.writes).toEqual([bulk[0]])
+    expect(ch.pending).toBe(bulk[1]!.length + bulk[2]!.length + encodeFrames(urgent).length)
+    expect(ch.idle).toBe(false)
+    accept = true
+    ch.drained()
+    expect(sink.writes).toEqual([bulk[0], ...urgent.map((f) => encodeFrame(f)), bulk[1], bulk[2]])
+    expect(ch.idle).toBe(true)
+  })
+
+  it('sendUrgent: with the transport writable, it is batched in order like any frame', () => {
+    const sink = recordingSink()
+    const { ch, runDeferred } = channel(sink)
+    const list: Frame[] = [{ type: FrameType.ping, token: 1 }, { type: FrameType.pong, token: 2 }]
+    ch.send(list[0]!)
+    ch.sendUrgent(list[1]!)
+    runDeferred()
+    expect(sink.writes).toEqual([encodeFrames(list)])
+  })
+
   it('startHeld: nothing reaches the sink before the first drained()', () => {
     const sink = recordingSink()
     const { ch } = channel(sink, { startHeld: true })

@@ -214,7 +214,7 @@ export class LinkManager {
     for (const o of this.opening.values()) this.init.clock.clearTimeout(o.timer)
     this.opening.clear()
     for (const l of [...this.links.values()]) {
-      l.send({ type: FrameType.close, code: ErrorCode.shutdown, reason: 'relay stopping' })
+      l.sendLast({ type: FrameType.close, code: ErrorCode.shutdown, reason: 'relay stopping' })
       l.close('relay stopping')
     }
     await this.overlay.stop()

@@ -96,7 +96,17 @@ export class PeerLink {
     return this.pending > this.init.highWaterBytes
   }
 
+  /**
+   * Requests, replies, tunnel frames, control: ahead of held events (FrameChannel.sendUrgent),
+   * so that a request or a probe does not wait behind megabytes of a pub/sub stream. They keep
+   * their order among themselves; events are independent of them.
+   */
   send(frame: Frame): void {
+    this.channel.sendUrgent(frame)
+  }
+
+  /** After everything already accepted (the goodbye before a link is closed). */
+  sendLast(frame: Frame): void {
     this.channel.send(frame)
   }
 
