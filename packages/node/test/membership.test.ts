@@ -77,6 +77,21 @@ describe('membership (simulated, virtual time)', () => {
     expect(perRelayPerSecond).toBeLessThan(probes * 1.2)
   })
 
+  it('a LAN that turns into a lossy WAN (250 ± 50 ms, 10% loss) kills nobody while the detectors relearn (300 relays, 2 minutes)', () => {
+    // The detectors learnt millisecond round trips; now answers take 0.5–3 s. Suspicions are
+    // expected; each must end in the suspect's own answer, directly or through a prober.
+    const net = convergedNetwork(300, { ...LAN, seed: 17 }) // a seed where hasty probers once killed a relay
+    net.runFor(20_000)
+    net.latencyMs = LOSSY_WAN.latencyMs
+    net.jitterMs = LOSSY_WAN.jitterMs
+    net.loss = LOSSY_WAN.loss
+    const raised0 = net.nodes.reduce((s, n) => s + n.membership.stats.suspicionsRaised, 0)
+    net.runFor(120_000)
+    expect(net.nodes.reduce((s, n) => s + n.membership.stats.suspicionsRaised, 0)).toBeGreaterThan(raised0)
+    expect(deaths(net)).toBe(0)
+    expect(liveViewsComplete(net)).toBe(true)
+  })
+
   it('three relays under 250 ± 50 ms and 10% loss keep each other for 10 minutes', () => {
     const net = convergedNetwork(3, { ...LOSSY_WAN, seed: 14 })
     net.runFor(600_000)

@@ -36,6 +36,7 @@ export class Neighbor {
     this.lastHeard = now
     this.rtt = new PhiAccrual({
       firstIntervalMs: config.probeFirstRttMs,
+      windowSize: config.phiWindow,
       minStdMs: config.phiMinStdMs,
       acceptablePauseMs: config.phiPauseMs,
     })

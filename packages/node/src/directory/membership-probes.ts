@@ -140,16 +140,19 @@ export class Suspicions {
 
   // ---- messages ---------------------------------------------------------------------
 
-  /** Someone asks us to probe `node`: we do if it is our neighbor; otherwise we say it is silent to us. */
+  /**
+   * Someone asks us to probe `node`: we do if it is our neighbor. If it is not (any more), we
+   * say nothing: "I could not ask" is no evidence that it is silent, and counting it as a
+   * confirmation would shorten the verdict's wait on a hunch.
+   */
   onProbeReq(from: NodeId, node: NodeId, reqSeq: number): void {
-    if (!this.host.watching(node)) {
-      this.host.send(from, { t: 'probe-reply', node, seq: reqSeq, alive: false })
-      return
-    }
+    if (!this.host.watching(node)) return
     const seq = this.nextRelay++
     const rtt = this.host.rttTo(node)
     const { scale } = this.host.slowness()
-    const wait = Math.max(500, 4 * Math.max(rtt, 0)) * scale
+    // Long enough for a lost segment's retransmission on each way (a lossy WAN link): a late
+    // "silent" costs only time; a hasty one can kill a live relay.
+    const wait = Math.max(this.host.config.probeReqMinMs, 4 * Math.max(rtt, 0)) * scale
     this.relayed.set(seq, { requester: from, node, reqSeq, deadline: this.host.now() + wait })
     this.host.send(node, { t: 'probe', seq })
   }

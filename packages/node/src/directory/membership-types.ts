@@ -77,6 +77,10 @@ export interface MembershipConfig {
   suspicionMaxMultiplier: number
   /** Other neighbors of a suspect asked to probe it (SWIM's k); their silence confirms. */
   indirectProbes: number
+  /** A relay probing a suspect for another waits at least this long (×4 round trips) for its answer. */
+  probeReqMinMs: number
+  /** Round trips a neighbor's phi-accrual detector remembers (about one per probe round). */
+  phiWindow: number
   /** Anti-entropy digest to one random neighbor, this often. */
   antiEntropyMs: number
   /** Dead entries are forgotten after this long. */
@@ -108,6 +112,8 @@ export const DEFAULT_MEMBERSHIP: MembershipConfig = {
   suspicionMinWeakMs: 1500,
   suspicionMaxMultiplier: 5,
   indirectProbes: 3,
+  probeReqMinMs: 1000,
+  phiWindow: 30,
   antiEntropyMs: 5000,
   tombstoneMs: 60_000,
   maxNodes: 16_384,
