@@ -36,6 +36,9 @@ export interface SpawnOptions {
   nodeArgs?: string[]
 }
 
+/** Node flags a relay runs with (the shebang of packages/cli/bin/herald.js, and `npm start`). */
+export const RELAY_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=2']
+
 /** Starts `node <script> ...args` (default script: the herald CLI). */
 export function spawnNode(script: string, args: string[], opts: SpawnOptions = {}): Proc {
   const child = spawn(process.execPath, [...(opts.nodeArgs ?? []), script, ...args], {
@@ -118,7 +121,7 @@ export interface RelayProc extends Proc {
  */
 export async function startRelay(args: string[] = [], opts: SpawnOptions = {}, mode: { dev?: boolean } = {}): Promise<RelayProc> {
   const base = mode.dev === false ? ['--listen', '/ip4/127.0.0.1/tcp/0', '--no-mdns'] : ['--dev']
-  const p = spawnCli(['relay', ...base, '--port', '0', '--json', ...args], opts)
+  const p = spawnCli(['relay', ...base, '--port', '0', '--json', ...args], { ...opts, nodeArgs: [...RELAY_NODE_FLAGS, ...(opts.nodeArgs ?? [])] })
   const m = await p.waitFor(/^(\{"event":"ready".*\})$/m)
   const ready = JSON.parse(m[1] as string) as { port: number; peerId: string; addrs: string[] }
   return Object.assign(p, { port: ready.port, peerId: ready.peerId, addrs: ready.addrs })
