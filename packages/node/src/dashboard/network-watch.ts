@@ -74,19 +74,21 @@ export class NetworkWatch {
     this.busy = true
     try {
       const { clock } = this.init
+      // Every sample of a tick is dated at its start, so rates divide by the tick's length
+      // (not by how long the slowest relay took to answer).
+      const t = clock.now()
       const own = this.init.status()
       const others = pickRelays(own, (this.init.maxRelays ?? 32) - 1)
       const timeoutMs = Math.max(100, Math.floor(this.intervalMs * 0.8))
       const asked = await Promise.all(others.map(async (node): Promise<Sample | undefined> => {
         try {
-          return { t: clock.now(), status: await this.init.remoteStatus(node, timeoutMs), reachable: true }
+          return { t, status: await this.init.remoteStatus(node, timeoutMs), reachable: true }
         } catch {
           const last = this.before.get(node)
-          return last === undefined ? undefined : { ...last, reachable: false }
+          return last === undefined ? undefined : { ...last, t, reachable: false }
         }
       }))
       if (!this.running) return
-      const t = clock.now()
       const now: Sample[] = [{ t, status: own, reachable: true }, ...asked.filter((s): s is Sample => s !== undefined)]
       const snap = buildSnapshot({ t, network: this.init.network, self: this.init.self, now, before: this.before })
       for (const s of now) {

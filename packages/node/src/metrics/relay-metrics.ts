@@ -26,7 +26,12 @@ export interface RelayMetricsInit {
 /** A Prometheus registry with the relay's metrics (and, by default, the process's). */
 export function createRelayMetrics(init: RelayMetricsInit): Registry {
   const registry = new Registry()
-  if (init.defaultMetrics !== false) collectDefaultMetrics({ register: registry })
+  if (init.defaultMetrics !== false) {
+    collectDefaultMetrics({ register: registry })
+    // Gauges named like counters (promtool check metrics flags them); the same figures remain
+    // by type in nodejs_active_handles, nodejs_active_requests and nodejs_active_resources.
+    for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) registry.removeSingleMetric(name)
+  }
   const { router, clients, control, links } = init.parts
   const counter = (name: string, help: string, labelNames: string[], read: () => Rows): void => {
     new Counter({
