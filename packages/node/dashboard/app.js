@@ -16,7 +16,7 @@
   function chart(target, title, lines) {
     const opts = {
       title, width: Math.max(300, target.clientWidth || 480), height: 120,
-      scales: { x: { time: true } }, legend: { show: true },
+      scales: { x: { time: true } }, legend: { show: true, live: false },
       series: [{}, ...lines.map((l) => ({ label: l.label, stroke: l.color, width: 2, spanGaps: true }))],
       axes: [{}, { size: 60 }],
     }

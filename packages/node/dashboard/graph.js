@@ -71,7 +71,8 @@
       g.appendChild(el('circle', { r: 30 }))
       g.appendChild(el('text', { class: 'id', y: 4 }, shortId(relay.id)))
       const members = relay.clusters.reduce((s, c) => s + c.members, 0)
-      g.appendChild(el('text', { y: 46 }, relay.clients + ' clients · ' + members + ' members'))
+      const plural = (n, word) => n + ' ' + word + (n === 1 ? '' : 's')
+      g.appendChild(el('text', { y: 46 }, plural(relay.clients, 'client') + ' · ' + plural(members, 'member')))
       svg.appendChild(g)
     }
   }

@@ -74,7 +74,7 @@ describe('dashboard: the network seen from one relay', () => {
     expect(r1.rates.requests).toBe(51)
     expect(busy.totals.delivered).toBe(500)
     expect(busy.totals.p99Ms).not.toBeNull()
-    expect(busy.failures.some((f) => f.relay === x.relays[0]!.nodeId && f.what.includes('1 requests with no member'))).toBe(true)
+    expect(busy.failures.some((f) => f.relay === x.relays[0]!.nodeId && f.what.includes('1 request with no member'))).toBe(true)
     await x.run(1000)
     expect((await network(x)).totals.delivered).toBe(0) // a rate, not a total: back to 0 once publishing stopped
   })

@@ -25,6 +25,7 @@ function assets(): Record<string, Asset> {
     '/app.js': { type: 'text/javascript; charset=utf-8', body: file('app.js') },
     '/graph.js': { type: 'text/javascript; charset=utf-8', body: file('graph.js') },
     '/style.css': { type: 'text/css; charset=utf-8', body: file('style.css') },
+    '/favicon.svg': { type: 'image/svg+xml', body: file('favicon.svg') },
     '/vendor/uPlot.iife.min.js': { type: 'text/javascript; charset=utf-8', body: uplotFile('uPlot.iife.min.js') },
     '/vendor/uPlot.min.css': { type: 'text/css; charset=utf-8', body: uplotFile('uPlot.min.css') },
   }

@@ -115,10 +115,12 @@ export function ratesOf(now: Sample, before: Sample | undefined): Rates {
   }
 }
 
-const FAILURE_COUNTERS: ReadonlyArray<[string, string]> = [
-  ['timeouts', 'request timeouts'], ['membersLost', 'requests lost with their member'], ['noMembers', 'requests with no member'],
-  ['failures', 'failed requests'], ['dropped', 'events dropped'], ['protocolErrors', 'clients cut for protocol errors'],
-  ['deathsDeclared', 'relays declared dead'], ['suspicions', 'suspicions'],
+/** Counters whose growth is a failure worth a line: key, then what one and several are called. */
+const FAILURE_COUNTERS: ReadonlyArray<[string, string, string]> = [
+  ['timeouts', 'request timed out', 'requests timed out'], ['membersLost', 'request lost its member', 'requests lost their member'],
+  ['noMembers', 'request with no member', 'requests with no member'], ['failures', 'failed request', 'failed requests'],
+  ['dropped', 'event dropped', 'events dropped'], ['protocolErrors', 'client cut for a protocol error', 'clients cut for protocol errors'],
+  ['deathsDeclared', 'relay declared dead', 'relays declared dead'], ['suspicions', 'suspicion', 'suspicions'],
 ]
 
 /** What went wrong at one relay between two samples: counters that grew, warnings it logged. */
@@ -126,9 +128,9 @@ export function failuresOf(now: Sample, before: Sample | undefined): Failure[] {
   if (before === undefined) return []
   const relay = now.status.nodeId
   const grew: string[] = []
-  for (const [key, label] of FAILURE_COUNTERS) {
+  for (const [key, one, several] of FAILURE_COUNTERS) {
     const n = key === 'protocolErrors' ? Math.max(0, now.status.protocolErrors - before.status.protocolErrors) : delta(now, before, key)
-    if (n > 0) grew.push(`${n} ${label}`)
+    if (n > 0) grew.push(`${n} ${n === 1 ? one : several}`)
   }
   const out: Failure[] = grew.length > 0 ? [{ t: now.t, relay, what: grew.join(', ') }] : []
   const since = before.status.recent.at(-1)?.t ?? -Infinity
