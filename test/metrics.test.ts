@@ -3,9 +3,12 @@
  * (fetch) while clients publish and request; `promtool check metrics` on what it serves; the
  * counters against what the test sent and what the subscribers received.
  */
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import { connect, register, type HeraldError } from '@herald/client'
-import { killAll, startRelay, until } from './harness.js'
+import { ROOT, killAll, startRelay, until } from './harness.js'
 import { getText, needPromtool, promtool, readyUrls } from './observe-helpers.js'
 import { duplicates, parseExposition, valueOf } from '../packages/node/test/support/exposition.js'
 
@@ -98,5 +101,34 @@ describe('herald relay --metrics', () => {
     expect((await getText(readyz)).text).toBe('ready: 1 other relay known\n')
     a.kill('SIGTERM')
     b.kill('SIGTERM')
+  })
+
+  it('the scrape configuration and alert rules of docs/operations.md pass promtool, and name metrics a relay serves', async () => {
+    needPromtool()
+    const doc = readFileSync(join(ROOT, 'docs/operations.md'), 'utf8')
+    const block = (first: string): string => {
+      const m = new RegExp('```yaml\\n(# ' + first.replace('.', '\\.') + '\\n[\\s\\S]*?)```').exec(doc)
+      if (m === null) throw new Error(`no yaml block starting "# ${first}" in docs/operations.md`)
+      return m[1]!
+    }
+    const dir = mkdtempSync(join(tmpdir(), 'herald-prom-'))
+    try {
+      const rules = block('herald-alerts.yml')
+      writeFileSync(join(dir, 'herald-alerts.yml'), rules)
+      writeFileSync(join(dir, 'prometheus.yml'), block('prometheus.yml'))
+      const checked = await promtool(['check', 'rules', join(dir, 'herald-alerts.yml')])
+      expect(checked.code).toBe(0)
+      expect(checked.output).toMatch(/SUCCESS: 10 rules found/)
+      expect((await promtool(['check', 'config', join(dir, 'prometheus.yml')])).code).toBe(0)
+      // Every herald_ metric the rules use is one a relay serves.
+      const relay = await startRelay(['--metrics', '127.0.0.1:0'])
+      const served = (await getText(`${readyUrls(relay).metrics!}/metrics`)).text
+      const used = [...new Set(rules.match(/herald_[a-z_]+/g))].map((n) => n.replace(/_bucket$/, ''))
+      expect(used.length).toBeGreaterThan(5)
+      for (const name of used) expect(served).toContain(`# TYPE ${name} `)
+      relay.kill('SIGTERM')
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
   })
 })

@@ -111,8 +111,8 @@
         !r.reachable ? 'unreachable' : r.suspectedBy.length > 0 ? 'suspected by ' + r.suspectedBy.map(shortId).join(', ') : 'ok']))
     table('links', [{ label: 'from' }, { label: 'to' }, { label: 'RTT ms', num: true }, { label: 'backlog', num: true }, { label: 'traffic /s', num: true }],
       s.links.map((l) => [shortId(l.from), shortId(l.to), l.rttMs >= 0 ? l.rttMs.toFixed(1) : '–', bytes(l.backlog), bytes(Math.round(l.bytesPerSec))]))
-    table('clusters', [{ label: 'cluster' }, { label: 'members per relay' }, { label: 'in flight', num: true }, { label: 'queued', num: true }],
-      perRelay(s.relays, (r) => r.clusters).map(([name, at]) => [name, at.map(([id, c]) => shortId(id) + ': ' + c.members).join('  '),
+    table('clusters', [{ label: 'cluster' }, { label: 'members per relay (requests in flight)' }, { label: 'in flight', num: true }, { label: 'queued', num: true }],
+      perRelay(s.relays, (r) => r.clusters).map(([name, at]) => [name, at.map(([id, c]) => shortId(id) + ': ' + c.members + (c.outstanding > 0 ? ' (' + c.outstanding + ' in flight)' : '')).join('  '),
         String(at.reduce((n, [, c]) => n + c.outstanding, 0)), String(at.reduce((n, [, c]) => n + c.queued, 0))]))
     table('topics', [{ label: 'topic' }, { label: 'subscribers per relay' }, { label: 'dropped', num: true }],
       perRelay(s.relays, (r) => r.topics).map(([name, at]) => [name, at.map(([id, t]) => shortId(id) + ': ' + t.subscribers).join('  '),

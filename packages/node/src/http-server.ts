@@ -45,8 +45,13 @@ export async function listenHttp(address: string, what: string, routes: HttpRout
   const hp = parseHostPort(address)
   if (hp === undefined) throw new HttpListenError(`${what} ${address}: expected HOST:PORT (e.g. 127.0.0.1:9464 or [::1]:9464)`)
   const server = createServer((req, res) => serve(routes, req, res))
-  // An idle keep-alive connection must not hold the relay's stop; SSE streams are ended on close().
+  // An idle keep-alive connection must not hold the relay's stop; SSE streams are ended on
+  // close(). A scraper or a browser needs few connections: a flood of them is refused, and a
+  // client that does not finish its request headers is cut.
   server.keepAliveTimeout = 5_000
+  server.headersTimeout = 10_000
+  server.requestTimeout = 15_000
+  server.maxConnections = 128
   await new Promise<void>((resolve, reject) => {
     server.once('error', (err: NodeJS.ErrnoException) => {
       const why = WHY[err.code ?? ''] ?? err.message

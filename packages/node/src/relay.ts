@@ -16,7 +16,7 @@ import { RelayCaller } from './routing/caller.js'
 import { PeerAdapter } from './routing/peer-adapter.js'
 import type { SystemAnswer } from './routing/requests.js'
 import { Router } from './routing/router.js'
-import { relayStatus, type RelayStatus } from './status.js'
+import { relayStatus, type RelayParts, type RelayStatus } from './status.js'
 
 export interface RelayInit {
   /** Network name (relays of different networks never merge). */
@@ -90,6 +90,8 @@ export class Relay {
   readonly log: RecentEvents
   private readonly observe: Observability | undefined
   private readonly caller: RelayCaller | undefined
+  /** What status pages and metrics read (read-only: createRelayMetrics({ parts }) builds a registry of them). */
+  readonly parts: RelayParts
 
   constructor(init: RelayInit, components: RelayComponents) {
     const maxMessageBytes = init.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES
@@ -109,7 +111,7 @@ export class Relay {
     this.remote = new RemoteIndex({ self: overlay.nodeId, links: this.links, overlay, clock, limits })
     // The control plane reads the router's summary only once started, when the router exists.
     this.control = new ControlPlane({
-      links: this.links, overlay, remote: this.remote, bootstrap: init.bootstrap ?? [], clock, log,
+      links: this.links, overlay, remote: this.remote, bootstrap: this.bootstrap, clock, log,
       config: { maxNodes: limits.maxDirectoryNodes, ...init.membership },
       summary: () => this.router.localSummary(),
       onDown: (node) => this.router.remoteLost(node),
@@ -124,11 +126,12 @@ export class Relay {
       tcp: init.port === false ? undefined : { host: init.host ?? DEFAULT_CLIENT_HOST, port: init.port ?? DEFAULT_CLIENT_PORT },
       ...(init.socketPath !== undefined ? { socketPath: init.socketPath } : {}),
     })
+    this.parts = { router: this.router, clients: this.clients, control: this.control, links: this.links }
     if (init.ui !== undefined) this.caller = new RelayCaller(this.router)
     if (init.metrics !== undefined || init.ui !== undefined) {
       this.observe = new Observability({
         ...(init.metrics !== undefined ? { metrics: init.metrics } : {}), ...(init.ui !== undefined ? { ui: init.ui } : {}),
-        parts: { router: this.router, clients: this.clients, control: this.control, links: this.links },
+        parts: this.parts,
         network: this.network, self: overlay.nodeId, clock, log,
         status: () => this.status(),
         remoteStatus: (node, timeoutMs) => this.remoteStatus(node, timeoutMs),
@@ -222,7 +225,7 @@ export class Relay {
   status(): RelayStatus {
     return relayStatus({
       nodeId: this.nodeId, network: this.network, addrs: this.addrs(), uptimeMs: this.clock.now() - this.startedAt,
-      router: this.router, clients: this.clients, control: this.control, links: this.links, recent: this.log.list(),
+      ...this.parts, recent: this.log.list(),
     })
   }
 
