@@ -52,6 +52,7 @@ export class Observability {
         network: this.init.network, self: this.init.self, clock: this.init.clock,
         status: this.init.status, remoteStatus: this.init.remoteStatus,
         onSnapshot: (snap) => hub.send('snapshot', snap),
+        viewers: () => hub.size,
       })
       uiRoutes = dashboardRoutes(this.watch, hub)
     }
@@ -80,7 +81,7 @@ export class Observability {
     if (this.uiUrl !== undefined) this.init.log.info({ event: 'http.dashboard', url: this.uiUrl }, `dashboard on ${this.uiUrl}/`)
   }
 
-  /** The relay is up: the dashboard starts watching the network. */
+  /** The relay is up: the dashboard may watch the network (while someone looks at it). */
   running(): void {
     this.watch?.start()
   }

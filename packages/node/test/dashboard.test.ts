@@ -79,9 +79,12 @@ describe('dashboard: the network seen from one relay', () => {
     expect((await network(x)).totals.delivered).toBe(0) // a rate, not a total: back to 0 once publishing stopped
   })
 
-  it('the event stream sends the history, then a snapshot each tick', async () => {
+  it('the event stream sends the history, then a snapshot each tick; with nobody watching, no other relay is asked', async () => {
     const x = await three()
+    const fromRelay2 = (): number => x.relays[0]!.status().links.find((l) => l.nodeId === x.relays[1]!.nodeId)!.bytesIn
+    const asleep = fromRelay2()
     await x.run(3000)
+    const asleepBytes = fromRelay2() - asleep
     const ac = new AbortController()
     const res = await fetch(`${x.relays[0]!.uiUrl!}/events`, { signal: ac.signal })
     expect(res.headers.get('content-type')).toBe('text/event-stream; charset=utf-8')
@@ -91,11 +94,20 @@ describe('dashboard: the network seen from one relay', () => {
     const read = async (): Promise<void> => { text += new TextDecoder().decode((await reader.read()).value) }
     while (events().length < 2) await read()
     expect(events().slice(0, 2)).toEqual(['history', 'snapshot'])
-    const history = JSON.parse(/^event: history\ndata: (.*)$/m.exec(text)![1]!) as unknown[]
-    expect(history.length).toBeGreaterThanOrEqual(3)
-    await x.run(1000)
-    while (events().length < 3) await read()
-    expect(events()[2]).toBe('snapshot')
+    expect(JSON.parse(/^event: history\ndata: (.*)$/m.exec(text)![1]!)).toEqual([])
+    for (let n = 3; n <= 5; n++) {
+      await x.run(1000)
+      while (events().length < n) await read()
+    }
+    expect(events()).toEqual(['history', 'snapshot', 'snapshot', 'snapshot', 'snapshot'])
+    const last = JSON.parse([...text.matchAll(/^data: (.*)$/gm)].at(-1)![1]!) as NetworkSnapshot
+    expect(last.relays).toHaveLength(3)
+    // Awake, relay 2's status comes over the link every second; asleep, only the control plane's pings did.
+    const awake = fromRelay2()
+    await x.run(3000)
+    const awakeBytes = fromRelay2() - awake
+    expect(awakeBytes).toBeGreaterThan(3 * 1000)
+    expect(asleepBytes).toBeLessThan(awakeBytes / 3)
     ac.abort()
   })
 })

@@ -18,6 +18,8 @@ export interface NetworkWatchInit {
   remoteStatus: (node: string, timeoutMs: number) => Promise<RelayStatus>
   /** Each tick's snapshot. */
   onSnapshot: (s: NetworkSnapshot, p: Point) => void
+  /** Browsers watching now: while there are none (and no script asked lately), nothing is asked. */
+  viewers: () => number
   /** Ticks (default 1 s). */
   intervalMs?: number
   /** Relays asked per tick at most, this one included (default 32): the dashboard of a large network shows the part nearest to it. */
@@ -26,10 +28,14 @@ export interface NetworkWatchInit {
   historyPoints?: number
 }
 
+/** After a request for the snapshot, how long ticks go on without a browser watching. */
+const KEEP_AWAKE_MS = 30_000
+
 /**
  * Asks the relays of the network for their status once a tick and keeps the latest snapshot,
  * a bounded history of the totals and of recent failures. Ticks do not overlap: a slow relay
- * is given up on (it shows as unreachable) before the next one.
+ * is given up on (it shows as unreachable) before the next one. It ticks only while someone
+ * watches: asking other relays opens links to them, which a relay should not hold for nobody.
  */
 export class NetworkWatch {
   private readonly init: NetworkWatchInit
@@ -41,23 +47,38 @@ export class NetworkWatch {
   private readonly points: Point[] = []
   private readonly failures: Failure[] = []
   private latest: NetworkSnapshot | undefined
+  private touchedAt = -Infinity
 
   constructor(init: NetworkWatchInit) {
     this.init = init
     this.intervalMs = init.intervalMs ?? 1000
   }
 
+  /** The relay is up: ticks may run (when someone watches). */
   start(): void {
-    if (this.running) return
     this.running = true
-    this.timer = this.init.clock.setInterval(() => { void this.tick() }, this.intervalMs)
-    this.timer.unref?.()
-    void this.tick()
   }
 
   stop(): void {
     this.running = false
+    this.sleep()
+  }
+
+  /** Someone watches (a browser connected, a script asked): ticking starts now if it was asleep; resolves after that first tick. */
+  async wake(): Promise<void> {
+    this.touchedAt = this.init.clock.now()
+    if (this.timer !== undefined || !this.running) return
+    this.timer = this.init.clock.setInterval(() => {
+      if (this.init.viewers() > 0 || this.init.clock.now() - this.touchedAt < KEEP_AWAKE_MS) void this.tick()
+      else this.sleep()
+    }, this.intervalMs)
+    this.timer.unref?.()
+    await this.tick()
+  }
+
+  private sleep(): void {
     this.init.clock.clearInterval(this.timer)
+    this.timer = undefined
   }
 
   snapshot(): NetworkSnapshot | undefined {

@@ -33,7 +33,8 @@ function assets(): Record<string, Asset> {
 
 /**
  * The dashboard: its static files, /events (server-sent events: "history" once, then a
- * "snapshot" per tick) and /api/network (the latest snapshot as JSON, for scripts).
+ * "snapshot" per tick) and /api/network (the latest snapshot as JSON, for scripts). Either
+ * wakes the watch, which sleeps while nobody looks.
  */
 export function dashboardRoutes(watch: NetworkWatch, hub: SseHub): HttpRoutes {
   const routes: HttpRoutes = {}
@@ -46,13 +47,16 @@ export function dashboardRoutes(watch: NetworkWatch, hub: SseHub): HttpRoutes {
   routes['/events'] = (_req, res) => {
     const snap = watch.snapshot()
     const first = [{ event: 'history', data: watch.history() }, ...(snap !== undefined ? [{ event: 'snapshot', data: snap }] : [])]
-    if (!hub.add(res, first)) plain(res, 503, 'too many dashboards are open on this relay\n')
+    if (!hub.add(res, first)) return plain(res, 503, 'too many dashboards are open on this relay\n')
+    void watch.wake()
   }
   routes['/api/network'] = (_req, res) => {
-    const snap = watch.snapshot()
-    if (snap === undefined) return plain(res, 503, 'no snapshot yet\n')
-    res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' })
-    res.end(JSON.stringify(snap))
+    watch.wake().then(() => {
+      const snap = watch.snapshot()
+      if (snap === undefined) return plain(res, 503, 'no snapshot yet\n')
+      res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' })
+      res.end(JSON.stringify(snap))
+    }, (err: unknown) => plain(res, 500, `${(err as Error).message}\n`))
   }
   return routes
 }
