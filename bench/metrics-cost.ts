@@ -161,6 +161,7 @@ async function main(): Promise<number> {
     }
   }
   const plain = results.get('plain')!.map((r) => metric(r, 'deliveredPerSec'))
+  const plainCpu = results.get('plain')!.map((r) => metric(r, 'relayCpuMicrosPer'))
   const base = median(plain)
   const rows = VARIANTS.map((v) => {
     const rs = results.get(v.name)!
@@ -170,15 +171,16 @@ async function main(): Promise<number> {
       ratio: delivered / base,
       pairedRatio: median(rs.map((r, i) => metric(r, 'deliveredPerSec') / plain[i]!)),
       relayCpuMicrosPerMsg: median(rs.map((r) => metric(r, 'relayCpuMicrosPer'))),
+      pairedCpuRatio: median(rs.map((r, i) => metric(r, 'relayCpuMicrosPer') / plainCpu[i]!)),
     }
   })
   const scrape = await scrapeCost(smoke ? 5 : 50)
   notes.push(`one scrape with full label sets (200 clusters, 200 topics; ${Math.round(scrape.bytes / 1024)} KiB of text) costs the relay ${scrape.ms.toFixed(1)} ms of CPU (median of ${smoke ? 5 : 50}): ${(scrape.ms / 15_000 * 100).toFixed(3)}% of a core at a 15 s scrape interval`)
   const pct = (x: number): string => `${(x * 100).toFixed(1)}%`
   const table = [
-    '| relay | delivered msg/s (median) | vs plain (medians) | vs plain (median of rounds) | relay CPU µs/msg | runs (delivered msg/s) |',
-    '|---|---:|---:|---:|---:|---|',
-    ...rows.map((r) => `| ${r.variant} | ${r.deliveredPerSec.toLocaleString('en-US')} | ${pct(r.ratio)} | ${pct(r.pairedRatio)} | ${r.relayCpuMicrosPerMsg.toFixed(2)} | ${r.runs.map((n) => n.toLocaleString('en-US')).join(', ')} |`),
+    '| relay | delivered msg/s (median) | vs plain (medians) | vs plain (median of rounds) | relay CPU µs/msg | CPU vs plain (median of rounds) | runs (delivered msg/s) |',
+    '|---|---:|---:|---:|---:|---:|---|',
+    ...rows.map((r) => `| ${r.variant} | ${r.deliveredPerSec.toLocaleString('en-US')} | ${pct(r.ratio)} | ${pct(r.pairedRatio)} | ${r.relayCpuMicrosPerMsg.toFixed(2)} | ${pct(r.pairedCpuRatio)} | ${r.runs.map((n) => n.toLocaleString('en-US')).join(', ')} |`),
   ].join('\n')
   console.log(`\npubsub-1-64 (1 publisher -> relay -> 1 subscriber, 64 B), ${runs} run${runs === 1 ? '' : 's'} per variant, ${seconds} s measured, interleaved\n`)
   console.log(table)

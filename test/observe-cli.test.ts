@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { killAll, runCli, spawnCli } from './harness.js'
+import { killAll, runCli, spawnCli, startRelay, until } from './harness.js'
 
 const tmp = mkdtempSync(join(tmpdir(), 'herald-observe-'))
 const keyFile = join(tmp, 'network.key')
@@ -90,3 +90,25 @@ describe.concurrent('herald relay: the log on stderr', () => {
     expect(r.stderr).toMatch(/^herald: option '--log-level <L>' argument 'loud' is invalid/)
   })
 })
+
+describe('herald status', () => {
+  it('shows each link with its round trip and backlog; --relay ID asks another relay through this one', async () => {
+    const a = await startRelay()
+    const b = await startRelay(['--bootstrap', a.addrs[0]!])
+    // Round trips come from the neighbors' pings: wait for one.
+    await until(async () => {
+      const s = JSON.parse((await runCli(['status', '--json', '--port', String(a.port)])).stdout) as { links: Array<{ nodeId: string; rttMs: number }> }
+      return s.links.some((l) => l.nodeId === b.peerId && l.rttMs >= 0)
+    }, 20_000, 'relay 1 to measure its link to relay 2')
+    const text = await runCli(['status', '--port', String(a.port)])
+    expect(text.code).toBe(0)
+    expect(text.stdout).toMatch(new RegExp(`^  ${b.peerId}  rtt \\d+\\.\\d ms  backlog \\d+ B  sent `, 'm'))
+    expect(text.stdout).toMatch(/^suspects {2}\(none\)$/m)
+    const other = await runCli(['status', '--relay', b.peerId, '--json', '--port', String(a.port)])
+    expect(other.code).toBe(0)
+    expect((JSON.parse(other.stdout) as { nodeId: string }).nodeId).toBe(b.peerId)
+    const unknown = await runCli(['status', '--relay', 'nobody', '--port', String(a.port)])
+    expect([unknown.code, unknown.stderr]).toEqual([1, "herald: relay nobody is not in this relay's directory (NO_MEMBERS)\n"])
+  })
+})
+

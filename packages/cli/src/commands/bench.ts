@@ -27,16 +27,21 @@ function seconds(v: string): number {
 export function benchCommand(): Command {
   return withPortOption(new Command('bench'))
     .usage('(pub | sub | request) NAME [--pub N] [--sub N] [--clients N] [--concurrency N] [--reply N] [--size B] [--msgs N | --duration S] [--json] [--port N]')
-    .description(`Measures a running relay (or network), like nats bench, with clients in threads of their own:
-  pub TOPIC       --pub publishers send --msgs events in all (or for --duration) while --sub
-                  subscribers receive them: publish and delivery rates, publish-to-delivery latency
-  sub TOPIC       only --sub subscribers, each until --msgs events (or --duration) arrive: pair it
-                  with "herald bench pub TOPIC --sub 0" elsewhere, e.g. on another relay
-  request CLUSTER --clients clients keep --concurrency requests each in flight, --msgs in all (or
-                  for --duration), answered by --reply echo members the bench starts (0: the
-                  cluster's own members): request rate and round-trip latency
-Live progress on stderr (a terminal only), then a table: messages, msg/s, MiB/s, latency p50/p99/max,
-and events lost or requests failed. Payloads of 8 bytes or more carry their send time.`)
+    .description(`Measures a running relay (or network), like nats bench, with clients
+in threads of their own:
+  pub TOPIC        publishers (--pub) send --msgs events in all, or for
+                   --duration, to subscribers (--sub): publish and delivery
+                   rates, publish-to-delivery latency
+  sub TOPIC        subscribers only, each until --msgs events arrive (or for
+                   --duration): pair it with "herald bench pub TOPIC --sub 0"
+                   elsewhere, e.g. on another relay
+  request CLUSTER  clients (--clients) keep --concurrency requests in flight
+                   each, --msgs in all or for --duration, answered by --reply
+                   echo members the bench starts (0: the cluster's own ones):
+                   request rate and round-trip latency
+Live progress on stderr (on a terminal), then a table: messages, msg/s,
+MiB/s, latency p50/p99/max, events lost or requests failed. Payloads of
+8 bytes or more carry their send time.`)
     .argument('<PATTERN>', 'pub, sub or request')
     .argument('<NAME>', 'the topic (pub, sub) or cluster (request)')
     .option('--pub <N>', 'publishers (pub)', integer('pub', 1, 256), 1)
