@@ -61,7 +61,8 @@ const int = (n: number): string => Math.round(n).toLocaleString('en-US')
 
 function us(n: number | undefined): string {
   if (n === undefined) return '-'
-  return n >= 10_000 ? `${(n / 1000).toFixed(1)} ms` : `${n.toFixed(0)} µs`
+  if (n >= 10_000) return `${(n / 1000).toFixed(1)} ms`
+  return n >= 1000 ? `${(n / 1000).toFixed(2)} ms` : `${n.toFixed(0)} µs`
 }
 
 /** The final table, as `nats bench` prints its summary: one line per role. */
