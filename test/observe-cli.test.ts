@@ -45,7 +45,7 @@ describe.concurrent('herald relay: --metrics and --ui addresses', () => {
     const r = await runCli([...base(), '--metrics', addr])
     expect(r.code).toBe(2)
     expect(r.stderr.trim().split('\n')).toHaveLength(1)
-    expect(r.stderr).toContain(`--metrics must be HOST:PORT`)
+    expect(r.stderr).toContain(`--metrics must be HOST:PORT or PORT (loopback)`)
   })
 })
 

@@ -16,9 +16,10 @@
   function chart(target, title, lines) {
     const opts = {
       title, width: Math.max(300, target.clientWidth || 480), height: 120,
-      scales: { x: { time: true } }, legend: { show: true, live: false },
+      // From 0 up, with room above the highest point: rates read as rates, not as noise.
+      scales: { x: { time: true }, y: { range: (u, min, max) => [0, Math.max(1, max) * 1.15] } }, legend: { show: true, live: false },
       series: [{}, ...lines.map((l) => ({ label: l.label, stroke: l.color, width: 2, spanGaps: true }))],
-      axes: [{}, { size: 60 }],
+      axes: [{}, { size: 60, space: 20 }],
     }
     return new uPlot(opts, [[], ...lines.map(() => [])], target)
   }

@@ -16,13 +16,16 @@ export class HttpListenError extends Error {
   override readonly name = 'HttpListenError'
 }
 
-/** "HOST:PORT" ("[::1]:9100" for IPv6); undefined when malformed. Port 0 picks a free one. */
+/**
+ * "HOST:PORT" ("[::1]:9100" for IPv6), or a bare "PORT" for loopback (127.0.0.1); undefined
+ * when malformed. Port 0 picks a free one.
+ */
 export function parseHostPort(s: string): { host: string; port: number } | undefined {
-  const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:[\]\s]+)):(\d{1,5})$/.exec(s)
+  const m = /^(?:(?:\[([0-9a-fA-F:.]+)\]|([^:[\]\s]+)):)?(\d{1,5})$/.exec(s)
   if (m === null) return undefined
   const port = Number(m[3])
   if (port > 65535) return undefined
-  return { host: (m[1] ?? m[2])!, port }
+  return { host: m[1] ?? m[2] ?? '127.0.0.1', port }
 }
 
 const WHY: Record<string, string> = {
@@ -43,7 +46,7 @@ export interface HttpListener {
 /** Binds `address` ("HOST:PORT") and serves `routes`; `what` names it in errors ("--metrics"). */
 export async function listenHttp(address: string, what: string, routes: HttpRoutes): Promise<HttpListener> {
   const hp = parseHostPort(address)
-  if (hp === undefined) throw new HttpListenError(`${what} ${address}: expected HOST:PORT (e.g. 127.0.0.1:9464 or [::1]:9464)`)
+  if (hp === undefined) throw new HttpListenError(`${what} ${address}: expected HOST:PORT or PORT (e.g. 127.0.0.1:9464, [::1]:9464, 9464)`)
   const server = createServer((req, res) => serve(routes, req, res))
   // An idle keep-alive connection must not hold the relay's stop; SSE streams are ended on
   // close(). A scraper or a browser needs few connections: a flood of them is refused, and a

@@ -54,7 +54,7 @@ export interface RelayInit {
   logger?: Logger
   /** Shorthand for `logger: lineLogger(log)`: every event as one plain line (tests). */
   log?: (msg: string) => void
-  /** Serve Prometheus metrics, /healthz and /readyz on this "HOST:PORT" (port 0 picks one). */
+  /** Serve Prometheus metrics, /healthz and /readyz on this "HOST:PORT", or "PORT" on loopback (port 0 picks one). */
   metrics?: string
   /** Serve the live dashboard on this "HOST:PORT"; the same address as `metrics` shares its listener. */
   ui?: string

@@ -4,7 +4,7 @@
 import { createServer } from 'node:net'
 import { afterEach, describe, expect, it } from 'vitest'
 import { HeraldError } from '@herald/client'
-import { HttpListenError, ManualClock, MemoryNetwork, createRelay, labelValue, MAX_LABEL_LENGTH, silentLogger } from '../src/index.js'
+import { HttpListenError, parseHostPort, ManualClock, MemoryNetwork, createRelay, labelValue, MAX_LABEL_LENGTH, silentLogger } from '../src/index.js'
 import { duplicates, labelValues, parseExposition, valueOf, type Sample } from './support/exposition.js'
 import { memoryAddr, memoryRelays, turns, type MemoryRelays } from './support/memory-relays.js'
 
@@ -127,6 +127,14 @@ describe('metrics: health, readiness, the listener', () => {
     }
   })
 
+  it('parseHostPort: HOST:PORT, [IPv6]:PORT, or a bare PORT on loopback; nothing else', () => {
+    expect(parseHostPort('10.0.0.5:9464')).toEqual({ host: '10.0.0.5', port: 9464 })
+    expect(parseHostPort('[::1]:0')).toEqual({ host: '::1', port: 0 })
+    expect(parseHostPort('localhost:80')).toEqual({ host: 'localhost', port: 80 })
+    expect(parseHostPort('9464')).toEqual({ host: '127.0.0.1', port: 9464 })
+    for (const bad of ['', ':9464', '127.0.0.1', '127.0.0.1:', '127.0.0.1:65536', '::1:80', 'a b:1', '[::1]', 'http://x:1']) expect(parseHostPort(bad)).toBeUndefined()
+  })
+
   it('only GET of known paths: 404 elsewhere, 405 for other methods', async () => {
     const x = m = await memoryRelays(1, { init: () => ({ metrics: '127.0.0.1:0' }) })
     const url = x.relays[0]!.metricsUrl!
@@ -157,7 +165,7 @@ describe('metrics: health, readiness, the listener', () => {
       expect((err as Error).message).toBe(`cannot serve --metrics on 127.0.0.1:${port}: the address is in use`)
       expect(overlayStarted).toBe(false)
       const bad = createRelay({ port: false, ui: 'nonsense', logger: silentLogger }, { overlay: net.node('c'), clock: new ManualClock() })
-      await expect(bad.start()).rejects.toThrow('--ui nonsense: expected HOST:PORT (e.g. 127.0.0.1:9464 or [::1]:9464)')
+      await expect(bad.start()).rejects.toThrow('--ui nonsense: expected HOST:PORT or PORT (e.g. 127.0.0.1:9464, [::1]:9464, 9464)')
     } finally {
       busy.close()
       await turns()

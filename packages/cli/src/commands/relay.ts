@@ -32,14 +32,14 @@ interface RelayOptions {
 /** A HOST:PORT option, checked before anything starts (a malformed one is a usage error). */
 function hostPort(name: string): (v: string) => string {
   return (v) => {
-    if (parseHostPort(v) === undefined) throw new InvalidArgumentError(`--${name} must be HOST:PORT (e.g. 127.0.0.1:9464, [::1]:9464; port 0 picks one), got "${v}"`)
+    if (parseHostPort(v) === undefined) throw new InvalidArgumentError(`--${name} must be HOST:PORT or PORT (loopback), e.g. 127.0.0.1:9464, [::1]:9464, 9464 (0 picks a port), got "${v}"`)
     return v
   }
 }
 
 export function relayCommand(): Command {
   return new Command('relay')
-    .usage('(--key-file F | --dev) [--network NAME] [--port 55555] [--listen MULTIADDR...] [--bootstrap MULTIADDR...] [--announce MULTIADDR...] [--no-mdns] [--dht] [--data-dir DIR] [--cloak] [--socket PATH] [--metrics HOST:PORT] [--ui HOST:PORT] [--log-level L] [--json]')
+    .usage('(--key-file F | --dev) [--network NAME] [--port 55555] [--listen MULTIADDR...] [--bootstrap MULTIADDR...] [--announce MULTIADDR...] [--no-mdns] [--dht] [--data-dir DIR] [--cloak] [--socket PATH] [--metrics [HOST:]PORT] [--ui [HOST:]PORT] [--log-level L] [--json]')
     .description(`Runs a relay node in the foreground until SIGINT/SIGTERM (then stops gracefully, exit 0).
 Local clients connect to 127.0.0.1:PORT (loopback only) and, with --socket, to a Unix socket.
 Relays of one network find each other (mDNS, --bootstrap) and keep a few of them as neighbors;
@@ -59,8 +59,8 @@ membership, failure detection and the directory spread from neighbor to neighbor
     .option('--socket <PATH>', 'also serve clients on a Unix socket, created with mode 0600')
     .addOption(new Option('--max-message <N>', 'largest message in bytes').argParser(integer('max-message', 1)).default(DEFAULT_MAX_MESSAGE_BYTES, '16 MiB'))
     .option('--stall-timeout <MS>', 'close a client whose partial frame stalls this long', integer('stall-timeout', 1), DEFAULT_LIMITS.stallTimeoutMs)
-    .option('--metrics <HOST:PORT>', 'serve Prometheus metrics on http://HOST:PORT/metrics, with /healthz and /readyz (port 0 picks one)', hostPort('metrics'))
-    .option('--ui <HOST:PORT>', 'serve the live dashboard on http://HOST:PORT/ (the same address as --metrics shares its listener)', hostPort('ui'))
+    .option('--metrics <[HOST:]PORT>', 'serve Prometheus metrics on http://HOST:PORT/metrics, with /healthz and /readyz (HOST: 127.0.0.1 unless given; port 0 picks one)', hostPort('metrics'))
+    .option('--ui <[HOST:]PORT>', 'serve the live dashboard on http://HOST:PORT/ (HOST: 127.0.0.1 unless given; the same address as --metrics shares its listener)', hostPort('ui'))
     .addOption(new Option('--log-level <L>', 'log events at this level and above').choices(['error', 'warn', 'info', 'debug']).default('info'))
     .addOption(new Option('--log-format <F>', 'log lines on stderr: json (one object per line), pretty (readable), auto (pretty on a terminal)').choices([...LOG_FORMATS]).default('auto'))
     .option('--json', 'print one JSON line on stdout when ready: {"event":"ready","peerId":"…","port":N,"addrs":["/ip4/…/tcp/…/p2p/…"]} (with "metrics" and "ui" URLs when served)')
