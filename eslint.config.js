@@ -12,4 +12,9 @@ export default tseslint.config(
       '@typescript-eslint/no-non-null-assertion': 'off',
     },
   },
+  {
+    // The dashboard's pages run in the browser, as plain scripts (no build step).
+    files: ['packages/node/dashboard/**/*.js'],
+    languageOptions: { sourceType: 'script', globals: { window: 'readonly', document: 'readonly', EventSource: 'readonly', uPlot: 'readonly' } },
+  },
 )

@@ -42,6 +42,8 @@ export interface ServerGroup {
 export interface ServerOptions {
   /** Node flags for Herald relays (e.g. --cpu-prof). */
   relayNodeArgs: string[]
+  /** More `herald relay` arguments (e.g. --metrics HOST:PORT). */
+  relayArgs?: string[]
 }
 
 /** Where nats-server is: on PATH, or the Debian package's /usr/sbin/nats-server; else undefined. */
@@ -76,7 +78,7 @@ async function startHerald(count: 1 | 2, opts: ServerOptions): Promise<ServerGro
   try {
     for (let i = 0; i < count; i++) {
       const join = i === 0 ? [] : ['--bootstrap', relays[0]!.addrs[0]!]
-      const r = await startRelay(['--network', NETWORK, ...join], { nodeArgs: opts.relayNodeArgs })
+      const r = await startRelay(['--network', NETWORK, ...join, ...(opts.relayArgs ?? [])], { nodeArgs: opts.relayNodeArgs })
       relays.push(r)
       samplers.push(new RssSampler(r.pid))
     }

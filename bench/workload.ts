@@ -20,6 +20,8 @@ export interface RunOptions {
   streamRate: number
   /** Node flags for Herald relays (e.g. --cpu-prof). */
   relayNodeArgs: string[]
+  /** More `herald relay` arguments for Herald relays (e.g. --metrics HOST:PORT); none by default. */
+  relayArgs?: string[]
   /** Prefix for progress lines, e.g. "pubsub-1-64 herald #2". */
   label: string
   /** One line of progress (printed on stderr, about once a second). */

@@ -23,9 +23,9 @@ describe('bootstrap start order', () => {
     a.kill('SIGKILL')
     await a.exited
 
-    // B starts first and cannot reach A (its first dial fails, and says so).
+    // B starts first and cannot reach A (its first dial fails, and says so: a dial.failed event).
     const b = await startRelay(['--bootstrap', addr])
-    await b.waitFor(new RegExp(`dial ${a.peerId} failed`))
+    await b.waitFor(new RegExp(`"event":"dial\\.failed","peer":"${a.peerId}"`))
 
     // A comes back with the same identity on the same address.
     a = await startRelay(['--data-dir', dir, '--listen', `/ip4/127.0.0.1/tcp/${port}`])

@@ -6,7 +6,7 @@ import type { Metric, RunOptions, System } from '../workload.js'
 
 /** Starts `count` servers, runs `fn`, and always stops the servers and kills every worker. */
 export async function withServers<T>(system: System, count: 1 | 2, opts: RunOptions, fn: (g: ServerGroup) => Promise<T>): Promise<T> {
-  const g = await startServers(system, count, { relayNodeArgs: opts.relayNodeArgs })
+  const g = await startServers(system, count, { relayNodeArgs: opts.relayNodeArgs, relayArgs: opts.relayArgs ?? [] })
   try {
     return await fn(g)
   } finally {

@@ -10,6 +10,8 @@ export interface Timer {
 
 export interface Clock {
   now(): number
+  /** Milliseconds with sub-millisecond resolution, for measuring latencies (default: now()). */
+  precise?(): number
   setTimeout(fn: () => void, ms: number): Timer
   clearTimeout(timer: Timer | undefined): void
   setInterval(fn: () => void, ms: number): Timer
@@ -20,6 +22,7 @@ type NodeTimer = ReturnType<typeof setTimeout>
 
 export const systemClock: Clock = {
   now: () => Date.now(),
+  precise: () => performance.now(),
   setTimeout: (fn, ms) => setTimeout(fn, ms),
   clearTimeout: (t) => clearTimeout(t as NodeTimer | undefined),
   setInterval: (fn, ms) => setInterval(fn, ms),

@@ -39,6 +39,12 @@ export interface RelayLimits {
   /** How long a request to an unknown cluster may wait for a DHT lookup; how many requests may wait for a cluster to (re)appear at once. */
   lookupTimeoutMs: number
   maxLookups: number
+  /**
+   * Clusters and topics counted under their own name (metrics, status); past this many, new
+   * names are counted together as "other". Bounds the memory and the metrics' label sets.
+   */
+  maxStatsClusters: number
+  maxStatsTopics: number
   // ---- directory/ -------------------------------------------------------------------------
   /** Relays a directory holds at most; entries for more are rejected (a flood of forged nodes). */
   maxDirectoryNodes: number
@@ -86,6 +92,8 @@ export const DEFAULT_LIMITS: Readonly<RelayLimits> = Object.freeze<RelayLimits>(
   shutdownGraceMs: 2_000,
   lookupTimeoutMs: 500,
   maxLookups: 10_000,
+  maxStatsClusters: 200,
+  maxStatsTopics: 200,
   maxDirectoryNodes: 16_384,
   notFoundCacheMs: 5_000,
   recentlyServedMs: 30_000,

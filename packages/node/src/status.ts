@@ -1,6 +1,8 @@
 import type { ControlPlane } from './directory/control-plane.js'
+import type { RecentEvent } from './log.js'
 import type { LinkManager, LinkStats } from './peers/link-manager.js'
 import type { Router } from './routing/router.js'
+import { LATENCY_BOUNDS_MS, LatencyHistogram, OUTCOMES } from './routing/stats.js'
 import type { ClientServer } from './clients/client-server.js'
 
 /** Another relay as this one's directory shows it. */
@@ -42,17 +44,26 @@ export interface RelayStatus {
   peers: PeerView[]
   neighbors: NeighborView[]
   links: Array<LinkStats & { neighbor: boolean; rttMs: number }>
+  /** Latency of requests from local clients, all clusters: counts per bucket (the last: above every bound). */
+  latency: { boundsMs: readonly number[]; counts: number[]; count: number; sumMs: number }
+  /** The last warnings and errors this relay logged, oldest first. */
+  recent: RecentEvent[]
 }
 
-export interface StatusParts {
-  nodeId: string
-  network: string
-  addrs: string[]
-  uptimeMs: number
+/** The parts of a relay that status pages and metrics read (never write). */
+export interface RelayParts {
   router: Router
   clients: ClientServer
   control: ControlPlane
   links: LinkManager
+}
+
+export interface StatusParts extends RelayParts {
+  nodeId: string
+  network: string
+  addrs: string[]
+  uptimeMs: number
+  recent: RecentEvent[]
 }
 
 export function relayStatus(p: StatusParts): RelayStatus {
@@ -60,6 +71,14 @@ export function relayStatus(p: StatusParts): RelayStatus {
   const m = p.control.membership
   const neighbors = m.neighborInfo().filter((n) => n.state === 'active')
   const rtt = new Map(neighbors.map((n) => [n.peer, n.srtt]))
+  const latency = new LatencyHistogram()
+  let requestsFromClients = 0
+  for (const [, c] of p.router.clusterStats.entries()) {
+    latency.add(c.latency)
+    for (const k of OUTCOMES) requestsFromClients += c.fromClients[k]
+  }
+  let publishedByClients = 0
+  for (const [, t] of p.router.topicStats.entries()) publishedByClients += t.published
   return {
     nodeId: p.nodeId,
     network: p.network,
@@ -73,10 +92,10 @@ export function relayStatus(p: StatusParts): RelayStatus {
     clusters: snap.clusters,
     topics: snap.topics,
     counters: {
-      ...snap.counters, inflight: snap.inflight,
+      ...snap.counters, inflight: snap.inflight, requestsFromClients, publishedByClients, tunnelsOpen: p.router.tunnelsOpen,
       controlSent: sum(m.sentByType.values()), controlReceived: m.stats.received, rejectedControl: p.control.rejected,
       suspicions: m.stats.suspicionsRaised, falseSuspicions: m.stats.falseSuspicions, refutations: m.stats.refutations,
-      deathsDeclared: m.stats.deathsDeclared, controlBytesOut: p.links.controlBytesOut, controlDropped: p.links.controlDropped, linksIdleClosed: p.links.idleClosed, linksEvicted: p.links.evicted,
+      deathsDeclared: m.stats.deathsDeclared, controlBytesOut: p.links.controlBytesOut, controlBytesIn: p.links.controlBytesIn, controlDropped: p.links.controlDropped, linksIdleClosed: p.links.idleClosed, linksEvicted: p.links.evicted,
     },
     peers: p.control.view().map(({ node, data, suspected }) => ({
       nodeId: node, connected: p.links.has(node), suspected, addrs: [...data.addrs],
@@ -84,6 +103,8 @@ export function relayStatus(p: StatusParts): RelayStatus {
     })),
     neighbors: neighbors.map((n) => ({ nodeId: n.peer, rttMs: Math.round(n.srtt * 10) / 10, phi: Math.round(n.phi * 100) / 100, suspected: n.suspected })),
     links: p.links.stats().map((l) => ({ ...l, neighbor: rtt.has(l.nodeId), rttMs: Math.round((rtt.get(l.nodeId) ?? -1) * 10) / 10 })),
+    latency: { boundsMs: LATENCY_BOUNDS_MS, counts: [...latency.counts], count: latency.count, sumMs: latency.sumMs },
+    recent: p.recent,
   }
 }
 

@@ -63,7 +63,7 @@ describe('router: a receiver is never handed more than its maxMessageBytes', () 
 
 describe('router: a limit or a deadline of 0 is invalid', () => {
   it('a REQUEST with timeoutMs 0: FAILURE(invalid) at once, and no member (nor the relay\'s status) sees the request', () => {
-    const { router, attach, member } = setup({ systemRequest: () => bytes('{}') })
+    const { router, attach, member } = setup({ systemRequest: () => ({ reply: bytes('{}') }) })
     const m = member('m', 'db')
     const c = attach(new TestClient())
     router.request(c, req(1, 'db', 'now', 0))

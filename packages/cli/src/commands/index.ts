@@ -1,5 +1,6 @@
 import type { Command } from 'commander'
 import { pressureCommand } from '@herald/pressure'
+import { benchCommand } from './bench.js'
 import { broadcastCommand } from './broadcast.js'
 import { keygenCommand } from './keygen.js'
 import { publishCommand } from './publish.js'
@@ -23,5 +24,6 @@ export const COMMANDS: ReadonlyArray<() => Command> = [
   subscribeCommand,
   serveCommand,
   statusCommand,
+  benchCommand,
   () => pressureCommand(),
 ]

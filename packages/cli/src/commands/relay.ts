@@ -1,7 +1,8 @@
-import { Command, Option } from 'commander'
+import { Command, InvalidArgumentError, Option } from 'commander'
 import { DEFAULT_CLIENT_PORT, DEFAULT_MAX_MESSAGE_BYTES } from '@herald/wire'
 // @herald/node loads libp2p only when a relay starts: importing it here costs client commands little.
-import { DEFAULT_LIMITS, DEFAULT_NETWORK, KeyFileError, devNetworkKey, readNetworkKeyFile, startRelay } from '@herald/node'
+import { DEFAULT_LIMITS, DEFAULT_NETWORK, KeyFileError, devNetworkKey, isLogLevel, parseHostPort, readNetworkKeyFile, startRelay, type LogLevel } from '@herald/node'
+import { createLogger, LOG_FORMATS, type LogFormat } from '../logging.js'
 import { integer, UsageError, untilSignal, writeOut } from '../util.js'
 
 const collect = (v: string, all: string[] = []): string[] => [...all, v]
@@ -22,11 +23,23 @@ interface RelayOptions {
   maxMessage: number
   stallTimeout: number
   json?: boolean
+  metrics?: string
+  ui?: string
+  logLevel: LogLevel
+  logFormat: LogFormat
+}
+
+/** A HOST:PORT option, checked before anything starts (a malformed one is a usage error). */
+function hostPort(name: string): (v: string) => string {
+  return (v) => {
+    if (parseHostPort(v) === undefined) throw new InvalidArgumentError(`--${name} must be HOST:PORT or PORT (loopback), e.g. 127.0.0.1:9464, [::1]:9464, 9464 (0 picks a port), got "${v}"`)
+    return v
+  }
 }
 
 export function relayCommand(): Command {
   return new Command('relay')
-    .usage('(--key-file F | --dev) [--network NAME] [--port 55555] [--listen MULTIADDR...] [--bootstrap MULTIADDR...] [--announce MULTIADDR...] [--no-mdns] [--dht] [--data-dir DIR] [--cloak] [--socket PATH] [--json]')
+    .usage('(--key-file F | --dev) [--network NAME] [--port 55555] [--listen MULTIADDR...] [--bootstrap MULTIADDR...] [--announce MULTIADDR...] [--no-mdns] [--dht] [--data-dir DIR] [--cloak] [--socket PATH] [--metrics [HOST:]PORT] [--ui [HOST:]PORT] [--log-level L] [--json]')
     .description(`Runs a relay node in the foreground until SIGINT/SIGTERM (then stops gracefully, exit 0).
 Local clients connect to 127.0.0.1:PORT (loopback only) and, with --socket, to a Unix socket.
 Relays of one network find each other (mDNS, --bootstrap) and keep a few of them as neighbors;
@@ -46,7 +59,11 @@ membership, failure detection and the directory spread from neighbor to neighbor
     .option('--socket <PATH>', 'also serve clients on a Unix socket, created with mode 0600')
     .addOption(new Option('--max-message <N>', 'largest message in bytes').argParser(integer('max-message', 1)).default(DEFAULT_MAX_MESSAGE_BYTES, '16 MiB'))
     .option('--stall-timeout <MS>', 'close a client whose partial frame stalls this long', integer('stall-timeout', 1), DEFAULT_LIMITS.stallTimeoutMs)
-    .option('--json', 'print one JSON line on stdout when ready: {"event":"ready","peerId":"…","port":N,"addrs":["/ip4/…/tcp/…/p2p/…"]}')
+    .option('--metrics <[HOST:]PORT>', 'serve Prometheus metrics on http://HOST:PORT/metrics, with /healthz and /readyz (HOST: 127.0.0.1 unless given; port 0 picks one)', hostPort('metrics'))
+    .option('--ui <[HOST:]PORT>', 'serve the live dashboard on http://HOST:PORT/ (HOST: 127.0.0.1 unless given; the same address as --metrics shares its listener)', hostPort('ui'))
+    .addOption(new Option('--log-level <L>', 'log events at this level and above').choices(['error', 'warn', 'info', 'debug']).default('info'))
+    .addOption(new Option('--log-format <F>', 'log lines on stderr: json (one object per line), pretty (readable), auto (pretty on a terminal)').choices([...LOG_FORMATS]).default('auto'))
+    .option('--json', 'print one JSON line on stdout when ready: {"event":"ready","peerId":"…","port":N,"addrs":["/ip4/…/tcp/…/p2p/…"]} (with "metrics" and "ui" URLs when served)')
     .action((opts: RelayOptions) => runRelay(opts))
 }
 
@@ -65,8 +82,13 @@ async function runRelay(opts: RelayOptions): Promise<void> {
   const bootstrap = opts.bootstrap ?? []
   for (const b of bootstrap) if (!/\/p2p\/[A-Za-z0-9]+$/.test(b)) throw new UsageError(`--bootstrap ${b}: the address must end with /p2p/<peer id>`)
   for (const a of opts.announce ?? []) if (!a.startsWith('/')) throw new UsageError(`--announce ${a}: not a multiaddr (e.g. /ip4/10.0.0.5/tcp/4001)`)
+  if (!isLogLevel(opts.logLevel)) throw new UsageError(`--log-level ${String(opts.logLevel)}: one of error, warn, info, debug`)
   // Every option is checked before anything is printed: a usage error is one line on stderr.
-  if (dev) process.stderr.write('herald: WARNING: --dev derives the network key from the network name: anyone can join this network. Use --key-file in production.\n')
+  const logger = createLogger({ level: opts.logLevel, format: opts.logFormat })
+  if (dev) {
+    logger.warn({ event: 'relay.dev_key', network: opts.network },
+      'WARNING: --dev derives the network key from the network name: anyone can join this network. Use --key-file in production.')
+  }
   const relay = await startRelay({
     port: opts.port,
     network: opts.network,
@@ -81,18 +103,23 @@ async function runRelay(opts: RelayOptions): Promise<void> {
     ...(opts.socket !== undefined ? { socketPath: opts.socket } : {}),
     maxMessageBytes: opts.maxMessage,
     stallTimeoutMs: opts.stallTimeout,
+    logger,
+    ...(opts.metrics !== undefined ? { metrics: opts.metrics } : {}),
+    ...(opts.ui !== undefined ? { ui: opts.ui } : {}),
   })
   // Signal handlers go in before the ready line: a SIGTERM right after it must stop gracefully.
   const stopped = untilSignal().then(async (sig) => {
-    process.stderr.write(`herald: ${sig}: stopping\n`)
+    logger.info({ event: 'relay.signal', signal: sig }, `${sig}: stopping`)
     await relay.stop().catch(() => {})
+    logger.info({ event: 'relay.stopped' }, 'stopped')
   })
+  const urls = { ...(relay.metricsUrl !== undefined ? { metrics: relay.metricsUrl } : {}), ...(relay.uiUrl !== undefined ? { ui: relay.uiUrl } : {}) }
+  logger.info({ event: 'relay.ready', peerId: relay.nodeId, network: relay.network, port: relay.port, socket: opts.socket, addrs: relay.addrs(), ...urls },
+    `relay ${relay.nodeId} (network "${relay.network}") serving clients on 127.0.0.1:${relay.port}${opts.socket !== undefined ? ` and ${opts.socket}` : ''}; ` +
+    `overlay ${relay.addrs().join(' ')}` +
+    `${urls.metrics !== undefined ? `; metrics ${urls.metrics}/metrics` : ''}${urls.ui !== undefined ? `; dashboard ${urls.ui}/` : ''}`)
   if (opts.json === true) {
-    await writeOut(JSON.stringify({ event: 'ready', peerId: relay.nodeId, port: relay.port, addrs: relay.addrs() }) + '\n')
-  } else {
-    process.stderr.write(`herald: relay ${relay.nodeId} (network "${relay.network}") serving clients on 127.0.0.1:${relay.port}` +
-      `${opts.socket !== undefined ? ` and ${opts.socket}` : ''}\n` +
-      `herald: overlay addresses: ${relay.addrs().join(' ')}\nherald: Ctrl-C stops it\n`)
+    await writeOut(JSON.stringify({ event: 'ready', peerId: relay.nodeId, port: relay.port, addrs: relay.addrs(), ...urls }) + '\n')
   }
   await stopped
 }

@@ -3,6 +3,7 @@ import { chmodSync, existsSync, unlinkSync } from 'node:fs'
 import { ErrorCode } from '@herald/wire'
 import type { Clock, Timer } from '../clock.js'
 import type { RelayLimits } from '../constants.js'
+import type { Logger } from '../log.js'
 import type { Router } from '../routing/router.js'
 import { Session } from './session.js'
 import type { ClientSocket } from './socket.js'
@@ -17,7 +18,7 @@ export interface ClientServerInit {
   maxFrameBytes: number
   clock: Clock
   limits: RelayLimits
-  log: (msg: string) => void
+  log: Logger
 }
 
 /** Accepts local clients (loopback TCP, a Unix socket, in-process connections) and owns their sessions. */
@@ -76,7 +77,8 @@ export class ClientServer {
       clock: this.init.clock,
       limits: this.init.limits,
       onClose: (s) => this.sessions.delete(s),
-      log: (m) => { this.protocolErrors++; this.init.log(m) },
+      log: this.init.log,
+      onCut: () => { this.protocolErrors++ },
     })
     this.sessions.add(session)
   }

@@ -4,6 +4,7 @@ import {
 } from '@herald/wire'
 import type { Clock } from '../clock.js'
 import type { RelayLimits } from '../constants.js'
+import type { Logger } from '../log.js'
 import type { Ack, ClientEndpoint, Outlet } from '../routing/endpoint.js'
 import type { Router } from '../routing/router.js'
 import { limitAck, overLimit, registrationRefusal, type ClientLimits } from './admission.js'
@@ -35,7 +36,9 @@ export interface SessionInit {
   clock: Clock
   limits: ClientLimits & Pick<RelayLimits, 'clientHighWaterBytes' | 'maxUnreadBytes' | 'closeLingerMs'>
   onClose: (session: Session) => void
-  log: (msg: string) => void
+  log: Logger
+  /** The relay cut this client for a protocol error (or the client reported one). */
+  onCut: () => void
 }
 
 /**
@@ -159,6 +162,7 @@ export class Session implements ClientEndpoint, OutletHost {
     }
     this.role = f.role
     this.welcomed = true
+    this.init.log.debug({ event: 'client.connected', client: this.id, role: f.role }, `client ${this.id} connected`)
     this.router.attach(this)
     this.send({ type: FrameType.welcome, version: PROTOCOL_VERSION, maxMessageBytes: this.init.maxMessageBytes, nodeId: this.init.nodeId })
   }
@@ -239,7 +243,9 @@ export class Session implements ClientEndpoint, OutletHost {
       case FrameType.error:
         // A client that cannot decode what we sent says so and hangs up: answering it could
         // only repeat the problem, so it is a goodbye like CLOSE (protocol.md, CLOSE and ERROR).
-        this.init.log(`client ${this.id} sent ERROR (code ${f.code}): ${f.message}; closing the connection`)
+        this.init.onCut()
+        this.init.log.warn({ event: 'client.error', client: this.id, code: f.code, reason: f.message },
+          `client ${this.id} sent ERROR (code ${f.code}): ${f.message}; closing the connection`)
         this.end()
         return
       default:
@@ -278,7 +284,8 @@ export class Session implements ClientEndpoint, OutletHost {
   /** Sends an ERROR frame, then closes the connection. */
   fail(code: ErrorCode, message: string): void {
     if (this.isClosed) return
-    this.init.log(`client ${this.id}: ${message}; closing the connection`)
+    this.init.onCut()
+    this.init.log.warn({ event: 'client.cut', client: this.id, code, reason: message }, `client ${this.id}: ${message}; closing the connection`)
     this.channel.send({ type: FrameType.error, code, message })
     this.channel.flush()
     this.finish(`protocol error: ${message}`)
@@ -313,6 +320,7 @@ export class Session implements ClientEndpoint, OutletHost {
 
   private finish(why: string): void {
     this.isClosed = true
+    if (this.welcomed) this.init.log.debug({ event: 'client.closed', client: this.id, reason: why }, `client ${this.id} closed: ${why}`)
     this.channel.close()
     this.backlog.clear()
     if (this.welcomed) this.router.detach(this, `the member's connection closed (${why})`)
@@ -328,6 +336,8 @@ export class Session implements ClientEndpoint, OutletHost {
     } else if (this.channel.partialBytes > 0 && now - this.lastProgressAt > stallMs) {
       this.fail(ErrorCode.timeout, `a partial frame (${this.channel.partialBytes} bytes) stalled for more than ${stallMs} ms`)
     } else if (this.socket.writableLength > maxUnread) {
+      this.init.log.warn({ event: 'client.cut', client: this.id, code: ErrorCode.limit, reason: 'unread output', unreadBytes: this.socket.writableLength },
+        `client ${this.id} left more than ${maxUnread} bytes unread; closing the connection`)
       this.destroy(`client left more than ${maxUnread} bytes unread`)
     }
   }

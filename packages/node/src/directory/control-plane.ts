@@ -9,6 +9,7 @@
  */
 import { MAX_VERSION_AHEAD_MS, WireError, decodeControl, encodeControl } from '@herald/wire'
 import type { Clock } from '../clock.js'
+import type { Logger } from '../log.js'
 import type { Overlay } from '../overlay/overlay.js'
 import { peerOfAddr } from '../overlay/overlay.js'
 import type { LinkManager } from '../peers/link-manager.js'
@@ -40,7 +41,7 @@ export interface ControlPlaneInit {
   onDown: (node: string) => void
   clock: Clock
   config?: Partial<MembershipConfig>
-  log: (msg: string) => void
+  log: Logger
 }
 
 /**
@@ -85,7 +86,7 @@ export class ControlPlane implements ControlSink {
           links.drop(node, 'the relay was declared dead')
           init.onDown(node)
         },
-        log: (event, fields) => init.log(`membership: ${event} ${JSON.stringify(fields)}`),
+        log: (event, fields) => logMembership(init.log, event, fields),
       },
     })
   }
@@ -155,7 +156,8 @@ export class ControlPlane implements ControlSink {
       msg = decodeControl(body)
     } catch (err) {
       this.rejected++
-      this.init.log(`peer ${peer} sent a malformed control message (${err instanceof WireError ? err.message : String(err)}); disconnecting it`)
+      const reason = err instanceof WireError ? err.message : String(err)
+      this.init.log.warn({ event: 'peer.malformed_control', peer, reason }, `peer ${peer} sent a malformed control message (${reason}); disconnecting it`)
       this.init.links.drop(peer, 'malformed control message')
       return
     }
@@ -190,5 +192,28 @@ export class ControlPlane implements ControlSink {
       out.push({ node: e.node, data: e.data, suspected: this.membership.suspects(e.node) })
     }
     return out
+  }
+}
+
+/** The membership protocol's events (membership.ts), as log lines with stable fields. */
+function logMembership(log: Logger, event: string, fields: Record<string, unknown>): void {
+  const peer = typeof fields['node'] === 'string' ? fields['node'] : undefined
+  switch (event) {
+    case 'suspect':
+      log.warn({ event: 'peer.suspected', peer, strong: fields['strong'], health: fields['health'] },
+        `suspecting relay ${String(peer)} (${fields['strong'] === true ? 'its connection was lost and cannot be reopened' : 'it went quiet'}); asking its neighbors to probe it`)
+      return
+    case 'dead':
+      log.warn({ event: 'peer.dead', peer, gossiped: fields['gossiped'] },
+        `relay ${String(peer)} declared dead${fields['gossiped'] === true ? '' : ' (kept to this relay: it has lost its own neighbors)'}`)
+      return
+    case 'cleared':
+      log.info({ event: 'peer.cleared', peer, falseSuspicion: fields['refuted'] }, `relay ${String(peer)} is no longer suspected`)
+      return
+    case 'refuted':
+      log.warn({ event: 'self.refuted', version: fields['version'] }, 'another relay declared this one dead: refuted with a newer version')
+      return
+    default:
+      log.debug({ ...fields, event: `membership.${event}` }, `membership: ${event}`)
   }
 }

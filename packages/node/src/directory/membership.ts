@@ -345,6 +345,7 @@ export class Membership {
       this.stats.falseSuspicions++
       this.health = Math.min(8, this.health + 1)
     }
+    this.listener.log?.('cleared', { node, refuted })
     this.listener.suspect?.(node, false)
   }
 

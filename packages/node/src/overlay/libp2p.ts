@@ -33,7 +33,6 @@ export interface Libp2pOverlayInit {
   dataDir?: string
   /** Also wrap every connection in @libp2p/pnet (hides even the libp2p handshake). */
   cloak?: boolean
-  log: (msg: string) => void
 }
 
 async function loadIdentity(dataDir: string | undefined): Promise<PrivateKey> {

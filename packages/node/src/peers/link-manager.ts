@@ -9,6 +9,7 @@
 import { ErrorCode, FRAME_HEADER_BYTES, FrameType, NameReader, encodeFrame, parseFrameAt, type Frame } from '@herald/wire'
 import type { Clock, Timer } from '../clock.js'
 import type { RelayLimits } from '../constants.js'
+import type { Logger } from '../log.js'
 import type { ByteStream, Overlay } from '../overlay/overlay.js'
 import { PeerLink } from './peer-link.js'
 import { Pending } from './pending.js'
@@ -24,7 +25,7 @@ export interface LinkManagerInit {
   limits: Pick<RelayLimits,
     'linkHighWaterBytes' | 'maxLinkBacklogBytes' | 'linkOpenWaitMs' | 'linkConnectTimeoutMs' | 'linkIdleMs' | 'maxLinks'
     | 'tunnelOpenTimeoutMs' | 'tunnelStreamStallMs'>
-  log: (msg: string) => void
+  log: Logger
 }
 
 export interface LinkStats {
@@ -61,8 +62,8 @@ export class LinkManager {
   /** Streams being opened right now (one at a time per relay). */
   private readonly streamOpening = new Set<string>()
   private readonly tunnels = new Map<string, number>()
-  /** Relays we failed to reach (and said so), until reached. */
-  private readonly unreachable = new Set<string>()
+  /** Failed attempts in a row to reach each relay (until reached), for logging with back-off. */
+  private readonly failures = new Map<string, number>()
   private readonly names = new NameReader()
   private sinks: LinkSinks | undefined
   private writableWaiters: Array<() => void> = []
@@ -74,8 +75,9 @@ export class LinkManager {
   /** Links closed for being idle, and for the cap. */
   idleClosed = 0
   evicted = 0
-  /** Bytes of CONTROL frames sent (membership, failure detection, directory), and frames dropped. */
+  /** Bytes of CONTROL frames sent and received (membership, failure detection, directory), and frames dropped. */
   controlBytesOut = 0
+  controlBytesIn = 0
   controlDropped = 0
 
   constructor(init: LinkManagerInit) {
@@ -257,12 +259,14 @@ export class LinkManager {
     const o = this.opening.get(peer)
     if (o === undefined) return
     this.opening.delete(peer)
-    // The first failure to reach a relay is worth a line; retries (a relay alone tries its
-    // contacts every second) are quiet until it is reached once.
-    if (!this.unreachable.has(peer)) {
-      if (this.unreachable.size > 1024) this.unreachable.clear()
-      this.unreachable.add(peer)
-      this.init.log(`dial ${peer} failed: ${why}`)
+    // Retries are frequent (a relay alone tries its contacts every second): log the 1st,
+    // 2nd, 4th, 8th... failure in a row, so a relay that stays away costs log(n) lines.
+    const failures = (this.failures.get(peer) ?? 0) + 1
+    if (this.failures.size >= 1024 && !this.failures.has(peer)) this.failures.clear()
+    this.failures.set(peer, failures)
+    if ((failures & (failures - 1)) === 0) {
+      this.init.log.warn({ event: 'dial.failed', peer, reason: why, refused, failures, nextLogAt: failures * 2 },
+        `cannot reach relay ${peer}: ${why} (${failures} failure${failures === 1 ? '' : 's'} in a row)`)
     }
     this.init.clock.clearTimeout(o.timer)
     if (o.pending.length > 0) this.sinks?.data.linkFailed(peer, why)
@@ -277,6 +281,7 @@ export class LinkManager {
     // never came. A failed open is retried, backing off, while the relay is connected and a
     // link is wanted.
     const delay = attempt > 0 ? Math.min(250 * 2 ** attempt, 5000) : this.self < remote ? 0 : this.init.limits.linkOpenWaitMs
+    if (attempt > 0) this.init.log.debug({ event: 'link.retry', peer: remote, attempt, delayMs: delay }, `opening the link to ${remote} again in ${delay} ms`)
     const t = this.init.clock.setTimeout(() => {
       if (this.stopped || this.links.has(remote)) {
         this.streamOpening.delete(remote)
@@ -293,7 +298,7 @@ export class LinkManager {
       this.overlay.openStream(remote, 'link').then(
         (stream) => {
           this.streamOpening.delete(remote)
-          this.adopt(stream)
+          this.adopt(stream, false)
         },
         (err: unknown) => {
           this.streamOpening.delete(remote)
@@ -313,7 +318,7 @@ export class LinkManager {
   }
 
   private inbound(stream: ByteStream, sinks: LinkSinks): void {
-    if (stream.kind === 'link') this.adopt(stream)
+    if (stream.kind === 'link') this.adopt(stream, true)
     else this.tunnelStream(stream, stream.remotePeer, sinks.tunnels)
   }
 
@@ -342,7 +347,7 @@ export class LinkManager {
     return t
   }
 
-  private adopt(stream: ByteStream): void {
+  private adopt(stream: ByteStream, inbound: boolean): void {
     if (this.stopped) {
       stream.abort(new Error('relay stopping'))
       return
@@ -352,6 +357,7 @@ export class LinkManager {
     new PeerLink({
       stream, self: this.self, network: this.init.network, maxFrameBytes: this.init.maxFrameBytes,
       highWaterBytes: l.linkHighWaterBytes, maxBacklogBytes: l.maxLinkBacklogBytes, log: this.init.log,
+      inbound,
       events: {
         ready: (link) => this.linkUp(link),
         received: (link) => this.sinks?.control.heard(link.remote),
@@ -363,7 +369,8 @@ export class LinkManager {
   }
 
   private linkUp(link: PeerLink): void {
-    this.unreachable.delete(link.remote)
+    this.failures.delete(link.remote)
+    this.init.log.info({ event: 'link.up', peer: link.remote, direction: link.inbound ? 'inbound' : 'outbound' }, `link to ${link.remote} up`)
     const old = this.links.get(link.remote)
     this.links.set(link.remote, link)
     if (old !== undefined && old !== link) old.close('replaced by a newer link')
@@ -388,6 +395,8 @@ export class LinkManager {
     }
     this.links.delete(link.remote)
     this.generation++
+    this.init.log.info({ event: 'link.down', peer: link.remote, reason: why, bytesIn: link.bytesIn, bytesOut: link.bytesOut },
+      `link to ${link.remote} down: ${why}`)
     this.sinks?.data.linkDown(link, why)
     this.sinks?.control.linkDown(link.remote)
   }
@@ -454,6 +463,7 @@ export class LinkManager {
         sinks.data.frame(link.remote, f, buf.subarray(start, end))
         return
       case FrameType.control:
+        this.controlBytesIn += end - start
         sinks.control.control(link.remote, f.body)
         return
       case FrameType.ping:
@@ -465,7 +475,8 @@ export class LinkManager {
         link.close('the peer is stopping')
         return
       default:
-        this.init.log(`peer ${link.remote} sent frame 0x${f.type.toString(16)} on the link; disconnecting it`)
+        this.init.log.warn({ event: 'peer.protocol_violation', peer: link.remote, frameType: f.type },
+          `peer ${link.remote} sent frame 0x${f.type.toString(16)} on the link; disconnecting it`)
         link.close('protocol violation')
     }
   }

@@ -1,5 +1,6 @@
 import { FrameChannel, FrameType, PROTOCOL_VERSION, WireError, parseFrameAt, type Frame } from '@herald/wire'
 import type { ByteStream } from '../overlay/overlay.js'
+import type { Logger } from '../log.js'
 import { StreamSink } from './stream-sink.js'
 
 export interface PeerLinkEvents {
@@ -26,7 +27,9 @@ export interface PeerLinkInit {
   /** Past this many unsent bytes, droppable frames are dropped. */
   maxBacklogBytes: number
   events: PeerLinkEvents
-  log: (msg: string) => void
+  log: Logger
+  /** The other relay opened this link. */
+  inbound: boolean
 }
 
 /**
@@ -39,6 +42,7 @@ export interface PeerLinkInit {
  */
 export class PeerLink {
   readonly remote: string
+  readonly inbound: boolean
   private readonly init: PeerLinkInit
   private readonly channel: FrameChannel
   private ready = false
@@ -50,6 +54,7 @@ export class PeerLink {
   constructor(init: PeerLinkInit) {
     this.init = init
     this.remote = init.stream.remotePeer
+    this.inbound = init.inbound
     const stream = init.stream
     this.channel = new FrameChannel({
       sink: new StreamSink(() => stream, (err) => this.close(`send failed: ${err.message}`)),
@@ -142,7 +147,7 @@ export class PeerLink {
     }
     const f = parseFrameAt(type, buf, start, end)
     if (f.type !== FrameType.peerHello || f.version !== PROTOCOL_VERSION || f.network !== this.init.network || f.nodeId !== this.remote) {
-      this.init.log(`peer ${this.remote} failed the link handshake; disconnecting it`)
+      this.init.log.warn({ event: 'link.handshake_failed', peer: this.remote }, `peer ${this.remote} failed the link handshake; disconnecting it`)
       this.close('bad handshake')
       return
     }

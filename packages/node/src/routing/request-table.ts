@@ -2,6 +2,7 @@ import { ErrorCode, FrameType, MAX_TIMER_MS, type Frame } from '@herald/wire'
 import type { Clock } from '../clock.js'
 import type { Endpoint } from './endpoint.js'
 import type { Endpoints, EndpointState, MemberState, RequestState, RouterCounters } from './state.js'
+import { newClusterStats, type ClusterStats, type NamedStats, type RequestOutcomes } from './stats.js'
 import type { Waiting } from './waiting.js'
 
 export interface RequestFrame {
@@ -18,6 +19,8 @@ export function failure(id: number, code: ErrorCode, message: string): Frame {
 export interface RequestTableInit {
   endpoints: Endpoints
   counters: RouterCounters
+  /** Outcomes and latency per cluster. */
+  stats: NamedStats<ClusterStats>
   clock: Clock
   waiting: Waiting
   /** A deadline freed the member's slot (its requestConcurrency and requestMemory). */
@@ -37,8 +40,13 @@ export class RequestTable {
   private readonly remote = new Map<string, Set<number>>()
   private nextRid = 1
   private idle: (() => void) | undefined
+  /** Sub-millisecond time for latencies (the clock's `precise`, else its `now`). */
+  private readonly preciseNow: () => number
 
-  constructor(private readonly init: RequestTableInit) {}
+  constructor(private readonly init: RequestTableInit) {
+    const clock = init.clock
+    this.preciseNow = clock.precise !== undefined ? () => clock.precise!() : () => clock.now()
+  }
 
   get size(): number {
     return this.requests.size
@@ -53,14 +61,18 @@ export class RequestTable {
     return this.remote.get(node)?.size ?? 0
   }
 
-  /** A new request from `origin`, with its deadline running. */
-  track(origin: Endpoint, st: EndpointState, frame: RequestFrame): RequestState {
+  /** A new request from `origin`, with its deadline running; `counted`: in its cluster's stats. */
+  track(origin: Endpoint, st: EndpointState, frame: RequestFrame, counted = true): RequestState {
     const { clock } = this.init
     const rid = this.allocRid()
+    const stats = counted ? this.init.stats.get(frame.cluster) : newClusterStats()
+    const fromClient = origin.kind === 'client' && counted
     const r: RequestState = {
       rid, origin, originId: frame.id, cluster: frame.cluster, timeoutMs: frame.timeoutMs,
       deadline: clock.now() + frame.timeoutMs, payload: undefined, size: frame.payload.length,
       member: undefined, remote: undefined, timer: undefined, answered: false,
+      outcomes: fromClient ? stats.fromClients : stats.fromRelays, latency: fromClient ? stats.latency : undefined,
+      startedAt: this.preciseNow(),
     }
     this.requests.set(rid, r)
     st.requests.add(rid)
@@ -157,6 +169,8 @@ export class RequestTable {
     const st = this.init.endpoints.get(r.origin)
     st?.requests.delete(r.rid)
     if (st !== undefined) r.origin.send(frame)
+    countOutcome(r.outcomes, frame)
+    r.latency?.observe(this.preciseNow() - r.startedAt)
     this.checkIdle()
   }
 
@@ -182,5 +196,23 @@ export class RequestTable {
   private atMembers(): boolean {
     for (const r of this.requests.values()) if (!r.answered && r.member !== undefined) return true
     return false
+  }
+}
+
+/**
+ * Counts how the answer `frame` ended a request. A switch of named fields, not
+ * `outcomes[name]++`: once per request, a keyed store with six keys costs more than the rest.
+ */
+function countOutcome(o: RequestOutcomes, frame: Frame): void {
+  if (frame.type !== FrameType.failure) {
+    o.ok++
+    return
+  }
+  switch (frame.code) {
+    case ErrorCode.remote: o.remoteError++; return
+    case ErrorCode.timeout: o.timeout++; return
+    case ErrorCode.noMembers: o.noMembers++; return
+    case ErrorCode.memberLost: o.memberLost++; return
+    default: o.refused++
   }
 }

@@ -6,21 +6,32 @@ import type { Endpoint } from './endpoint.js'
 import type { Members } from './members.js'
 import { RequestTable, failure, type RequestFrame } from './request-table.js'
 import type { Endpoints, EndpointState, MemberState, RequestState, RouterCounters } from './state.js'
+import type { ClusterStats, NamedStats } from './stats.js'
 import { Waiting } from './waiting.js'
 
 export type { RequestFrame } from './request-table.js'
 
 export type Answer = { payload: Uint8Array } | { code: ErrorCode; message: string }
 
+/**
+ * How the relay answers a request to one of its own clusters ("$herald.status"): at once, by
+ * asking another relay (one hop: that relay answers it itself), or with a refusal.
+ * Undefined: not a cluster the relay serves (routed like any other).
+ */
+export type SystemAnswer = { reply: Uint8Array } | { relay: string } | { refuse: string } | undefined
+
+export type SystemRequest = (cluster: string, payload: Uint8Array, origin: Endpoint['kind']) => SystemAnswer
+
 export interface RequestsInit {
   endpoints: Endpoints
   members: Members
   remote: RemoteNodes | undefined
   counters: RouterCounters
+  stats: NamedStats<ClusterStats>
   clock: Clock
   limits: Pick<RelayLimits, 'maxQueuedRequestsPerCluster' | 'maxQueuedRequestBytesPerCluster' | 'lookupTimeoutMs' | 'maxLookups'>
-  /** Answers requests to the relay's own clusters ("$herald.status"); undefined = not handled. */
-  systemRequest: ((cluster: string, payload: Uint8Array) => Uint8Array | undefined) | undefined
+  /** Answers requests to the relay's own clusters ("$herald.status"). */
+  systemRequest: SystemRequest | undefined
 }
 
 /**
@@ -42,7 +53,7 @@ export class Requests {
     this.init = init
     this.waiting = new Waiting(init.limits)
     this.table = new RequestTable({
-      endpoints: init.endpoints, counters: init.counters, clock: init.clock, waiting: this.waiting,
+      endpoints: init.endpoints, counters: init.counters, stats: init.stats, clock: init.clock, waiting: this.waiting,
       released: (member) => this.released(member),
     })
   }
@@ -63,14 +74,28 @@ export class Requests {
       return
     }
     if (frame.cluster.startsWith(RESERVED_NAME_PREFIX) && systemRequest !== undefined) {
-      const reply = systemRequest(frame.cluster, frame.payload)
-      if (reply !== undefined) {
-        origin.send({ type: FrameType.reply, id: frame.id, payload: reply })
+      const a = systemRequest(frame.cluster, frame.payload, origin.kind)
+      if (a !== undefined) {
+        this.system(origin, frame, a)
         return
       }
     }
     counters.requests++
     this.route(origin, this.init.endpoints.of(origin), frame, true)
+  }
+
+  /** A request the relay answers itself (not counted in any cluster's stats). */
+  private system(origin: Endpoint, frame: RequestFrame, a: NonNullable<SystemAnswer>): void {
+    if ('reply' in a) {
+      origin.send({ type: FrameType.reply, id: frame.id, payload: a.reply })
+    } else if ('refuse' in a) {
+      origin.send(failure(frame.id, ErrorCode.noMembers, a.refuse))
+    } else {
+      const r = this.table.track(origin, this.init.endpoints.of(origin), frame, false)
+      if (!this.dispatchRemote(r, a.relay, frame.payload)) {
+        this.table.finish(r, failure(r.originId, ErrorCode.memberLost, `relay ${a.relay} cannot be reached`))
+      }
+    }
   }
 
   private route(origin: Endpoint, st: EndpointState, frame: RequestFrame, mayLookUp: boolean): void {
@@ -89,6 +114,9 @@ export class Requests {
         return
       }
       counters.noMembers++
+      const stats = this.init.stats.get(frame.cluster)
+      const outcomes = localOnly ? stats.fromRelays : stats.fromClients
+      outcomes.noMembers++
       origin.send(failure(frame.id, ErrorCode.noMembers, `no members of cluster "${frame.cluster}"`))
       return
     }

@@ -7,8 +7,9 @@ import type { TunnelSink } from '../peers/sinks.js'
 import type { Ack, ClientEndpoint, Endpoint } from './endpoint.js'
 import { sendToRelays } from './fanout.js'
 import { Members } from './members.js'
-import { Requests, type Answer, type RequestFrame } from './requests.js'
+import { Requests, type Answer, type RequestFrame, type SystemRequest } from './requests.js'
 import { Endpoints, newCounters, type EndpointUsage, type MemberState, type RouterCounters } from './state.js'
+import { NamedStats, newClusterStats, newTopicStats, type ClusterStats, type TopicStats } from './stats.js'
 import { Topics } from './topics.js'
 import { Tunnels, type TunnelOpen } from './tunnels.js'
 
@@ -16,9 +17,10 @@ export interface RouterInit {
   /** Other relays (none: a relay on its own). */
   remote?: RemoteNodes
   clock?: Clock
-  limits?: Pick<RelayLimits, 'maxQueuedRequestsPerCluster' | 'maxQueuedRequestBytesPerCluster' | 'lookupTimeoutMs' | 'maxLookups'>
-  /** Answers requests to the relay's own clusters ("$herald.status"); undefined = not handled. */
-  systemRequest?: (cluster: string, payload: Uint8Array) => Uint8Array | undefined
+  limits?: Pick<RelayLimits, 'maxQueuedRequestsPerCluster' | 'maxQueuedRequestBytesPerCluster' | 'lookupTimeoutMs' | 'maxLookups'
+    | 'maxStatsClusters' | 'maxStatsTopics'>
+  /** Answers requests to the relay's own clusters ("$herald.status"). */
+  systemRequest?: SystemRequest
   /** This relay's clusters or topics changed (its directory entry must be republished). */
   onLocalChange?: () => void
 }
@@ -40,6 +42,9 @@ const OK: Ack = { code: ErrorCode.ok, message: '' }
  */
 export class Router implements TunnelSink {
   readonly counters: RouterCounters = newCounters()
+  /** Requests by outcome and latency, per cluster; events per topic (bounded: see NamedStats). */
+  readonly clusterStats: NamedStats<ClusterStats>
+  readonly topicStats: NamedStats<TopicStats>
   private readonly init: RouterInit
   private readonly endpoints = new Endpoints()
   private readonly members: Members
@@ -50,10 +55,13 @@ export class Router implements TunnelSink {
   constructor(init: RouterInit = {}) {
     this.init = init
     const clock = init.clock ?? systemClock
+    const limits = init.limits ?? DEFAULT_LIMITS
+    this.clusterStats = new NamedStats(limits.maxStatsClusters, newClusterStats)
+    this.topicStats = new NamedStats(limits.maxStatsTopics, newTopicStats)
     const shared = { endpoints: this.endpoints, remote: init.remote, counters: this.counters, clock }
     this.members = new Members(this.counters)
-    this.requests = new Requests({ ...shared, members: this.members, limits: init.limits ?? DEFAULT_LIMITS, systemRequest: init.systemRequest })
-    this.topics = new Topics(this.counters, init.remote, () => this.changed())
+    this.requests = new Requests({ ...shared, members: this.members, stats: this.clusterStats, limits, systemRequest: init.systemRequest })
+    this.topics = new Topics({ counters: this.counters, stats: this.topicStats, remote: init.remote, changed: () => this.changed() })
     this.tunnels = new Tunnels({ ...shared, members: this.members, sink: this })
   }
 
@@ -144,6 +152,7 @@ export class Router implements TunnelSink {
    */
   broadcast(from: Endpoint, cluster: string, frame: Uint8Array): boolean {
     this.counters.broadcasts++
+    this.clusterStats.get(cluster).broadcasts++
     const remote = this.init.remote
     const congested = from.kind === 'peer' || remote === undefined
       ? false
@@ -214,6 +223,11 @@ export class Router implements TunnelSink {
       counters: { ...this.counters },
       inflight: this.requests.inflight,
     }
+  }
+
+  /** Tunnels open now. */
+  get tunnelsOpen(): number {
+    return this.tunnels.openCount
   }
 
   private changed(): void {

@@ -1,6 +1,7 @@
 import type { MemberLimits } from '@herald/wire'
 import type { Timer } from '../clock.js'
 import type { ClientEndpoint, Endpoint, Outlet } from './endpoint.js'
+import type { LatencyHistogram, RequestOutcomes } from './stats.js'
 
 /** One member of a cluster: a client endpoint registered for it. */
 export interface MemberState {
@@ -29,6 +30,11 @@ export interface RequestState {
   remote: string | undefined
   timer: Timer | undefined
   answered: boolean // the origin has its answer (reply, failure or timeout)
+  /** Where its outcome is counted (its cluster's, by origin), and its latency (local clients only). */
+  readonly outcomes: RequestOutcomes
+  readonly latency: LatencyHistogram | undefined
+  /** Arrival, on the clock's precise time (ms), for the latency. */
+  readonly startedAt: number
 }
 
 export interface Subscriber {

@@ -3,19 +3,54 @@ import type { RemoteNodes } from '../directory/remote-index.js'
 import type { Ack, ClientEndpoint, Endpoint } from './endpoint.js'
 import { sendToRelays } from './fanout.js'
 import type { EndpointState, RouterCounters, Subscriber } from './state.js'
+import type { NamedStats, TopicStats } from './stats.js'
 
 const OK: Ack = { code: ErrorCode.ok, message: '' }
 
-/** Subscribers of each topic here, and publishing to them and to other relays' subscribers. */
-export class Topics {
-  private readonly topics = new Map<string, Map<Endpoint, Subscriber>>()
+/** A topic as publishing sees it: one map lookup gives both its subscribers and its counts. */
+interface TopicEntry {
+  readonly subs: Map<Endpoint, Subscriber>
+  /** Its own counts, or the shared `other` ones past the cap. */
+  readonly stats: TopicStats
+}
 
-  constructor(
-    private readonly counters: RouterCounters,
-    private readonly remote: RemoteNodes | undefined,
-    /** The set of topics with subscribers here changed. */
-    private readonly changed: () => void,
-  ) {}
+export interface TopicsInit {
+  counters: RouterCounters
+  stats: NamedStats<TopicStats>
+  remote: RemoteNodes | undefined
+  /** The set of topics with subscribers here changed. */
+  changed: () => void
+}
+
+/**
+ * Subscribers of each topic here, and publishing to them and to other relays' subscribers.
+ * A topic keeps its entry while it has subscribers, or for good when it has counts of its own
+ * (bounded by the stats' cap), so publishing to it costs one lookup either way.
+ */
+export class Topics {
+  private readonly topics = new Map<string, TopicEntry>()
+  /** For topics past the cap without subscribers: nothing is stored for them. */
+  private readonly untracked: TopicEntry
+  private readonly counters: RouterCounters
+  private readonly remote: RemoteNodes | undefined
+  private readonly changed: () => void
+
+  constructor(private readonly init: TopicsInit) {
+    this.counters = init.counters
+    this.remote = init.remote
+    this.changed = init.changed
+    this.untracked = { subs: new Map(), stats: init.stats.other }
+  }
+
+  private entry(topic: string, keep: boolean): TopicEntry {
+    const found = this.topics.get(topic)
+    if (found !== undefined) return found
+    const stats = this.init.stats.get(topic)
+    if (!keep && stats === this.init.stats.other) return this.untracked
+    const e: TopicEntry = { subs: new Map(), stats }
+    this.topics.set(topic, e)
+    return e
+  }
 
   subscribe(endpoint: ClientEndpoint, st: EndpointState, topic: string, memoryLimit: number): Ack {
     // Like every limit of 0 (REGISTER's): a subscription that may hold nothing is a mistake.
@@ -27,11 +62,7 @@ export class Topics {
     }
     const sub: Subscriber = { endpoint, topic, refs: 1, outlet: endpoint.outlet(memoryLimit, topic) }
     st.subscriptions.set(topic, sub)
-    let subs = this.topics.get(topic)
-    if (subs === undefined) {
-      subs = new Map()
-      this.topics.set(topic, subs)
-    }
+    const subs = this.entry(topic, true).subs
     subs.set(endpoint, sub)
     if (subs.size === 1) this.changed()
     return OK
@@ -48,10 +79,9 @@ export class Topics {
 
   /** The subscriber is gone. */
   drop(sub: Subscriber): void {
-    const subs = this.topics.get(sub.topic)
-    subs?.delete(sub.endpoint)
-    if (subs !== undefined && subs.size === 0) {
-      this.topics.delete(sub.topic)
+    const e = this.topics.get(sub.topic)
+    if (e !== undefined && e.subs.delete(sub.endpoint) && e.subs.size === 0) {
+      if (e.stats === this.init.stats.other) this.topics.delete(sub.topic)
       this.changed()
     }
     sub.outlet.close()
@@ -63,26 +93,45 @@ export class Topics {
    * to another relay is congested: the publisher should pause.
    */
   publish(from: Endpoint, topic: string, frame: Uint8Array): boolean {
-    this.counters.published++
-    const congested = from.kind === 'peer' || this.remote === undefined
-      ? false
-      : sendToRelays(this.remote, this.remote.topicNodes(topic), frame, this.counters)
-    const subs = this.topics.get(topic)
-    if (subs === undefined) return congested
-    for (const sub of subs.values()) {
-      if (sub.outlet.offer(frame)) this.counters.delivered++
-      else this.counters.dropped++
+    const counters = this.counters
+    counters.published++
+    const e = this.topics.get(topic) ?? this.entry(topic, false)
+    const stats = e.stats
+    let congested = false
+    if (from.kind === 'peer') stats.received++
+    else {
+      stats.published++
+      if (this.remote !== undefined) congested = sendToRelays(this.remote, this.remote.topicNodes(topic), frame, counters)
     }
+    if (e.subs.size === 0) return congested
+    let delivered = 0
+    let dropped = 0
+    for (const sub of e.subs.values()) {
+      if (sub.outlet.offer(frame)) delivered++
+      else dropped++
+    }
+    counters.delivered += delivered
+    counters.dropped += dropped
+    stats.delivered += delivered
+    stats.dropped += dropped
     return congested
   }
 
+  /** Topics with subscribers here. */
   names(): string[] {
-    return [...this.topics.keys()]
+    const out: string[] = []
+    for (const [name, e] of this.topics) if (e.subs.size > 0) out.push(name)
+    return out
   }
 
   rows(): Array<{ name: string; subscribers: number; dropped: number }> {
-    return [...this.topics.entries()].map(([name, subs]) => ({
-      name, subscribers: subs.size, dropped: [...subs.values()].reduce((s, x) => s + x.outlet.dropped, 0),
-    }))
+    const out: Array<{ name: string; subscribers: number; dropped: number }> = []
+    for (const [name, e] of this.topics) {
+      if (e.subs.size === 0) continue
+      let dropped = 0
+      for (const x of e.subs.values()) dropped += x.outlet.dropped
+      out.push({ name, subscribers: e.subs.size, dropped })
+    }
+    return out
   }
 }

@@ -38,6 +38,11 @@ export class Tunnels {
     this.init = init
   }
 
+  /** Tunnels open now (accepted or being opened). */
+  get openCount(): number {
+    return this.served.size
+  }
+
   open(origin: Endpoint, st: EndpointState, frame: TunnelOpen): void {
     const { endpoints, members, remote, counters, clock } = this.init
     const refuse = (code: ErrorCode, reason: string): void => origin.send({ type: FrameType.tunnelClose, tunnel: frame.tunnel, code, reason })
