@@ -143,7 +143,7 @@ async function main(): Promise<number> {
     for (const v of VARIANTS) {
       const { args, watch } = await v.setup()
       const opts: RunOptions = {
-        smoke, warmupMs: smoke ? 200 : 1000, seconds, requests: 0, relayNodeArgs: [], relayArgs: args,
+        smoke, warmupMs: smoke ? 200 : 1000, seconds, requests: 0, rate: 0, streamRate: 0, relayNodeArgs: [], relayArgs: args, // rates: latency rows only
         ...(smoke ? { messages: 20_000 } : {}), label: `${row.name} ${v.name} #${i}`, progress: (line) => console.error(line),
       }
       console.error(`-- ${opts.label}`)
