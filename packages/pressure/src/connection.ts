@@ -22,6 +22,8 @@ export interface ConnectionInfo {
   id: number
   /** The client's address as the proxy saw it ("host:port"). */
   client: string
+  /** What the proxy's classify() called this connection, if anything. */
+  label?: string
   target: string
   state: ConnectionState
   /** How the connection ended, once closed: "closed", "reset", or the error. */
@@ -39,6 +41,7 @@ export interface ConnectionInit {
   random: Random
   clock: () => number
   connectTimeoutMs: number
+  label?: string
   onClose: (conn: ProxyConnection) => void
 }
 
@@ -52,6 +55,7 @@ interface Pending {
 export class ProxyConnection {
   readonly id: number
   readonly openedAt: number
+  readonly label: string | undefined
   private readonly client: Socket
   private readonly target: Address
   private readonly clock: () => number
@@ -69,6 +73,7 @@ export class ProxyConnection {
 
   constructor(init: ConnectionInit) {
     this.id = init.id
+    this.label = init.label
     this.client = init.client
     this.target = init.target
     this.clock = init.clock
@@ -178,6 +183,7 @@ export class ProxyConnection {
     return {
       id: this.id,
       client: this.clientName,
+      ...(this.label !== undefined ? { label: this.label } : {}),
       target: `${this.target.host}:${this.target.port}`,
       state: this.state,
       closeReason: this.closeReason,
