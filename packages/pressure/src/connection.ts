@@ -36,10 +36,11 @@ export interface ConnectionInfo {
 export interface ConnectionInit {
   id: number
   client: Socket
-  target: Address
   settings: ResolvedSettings
   random: Random
   clock: () => number
+  /** Read when the connection dials: a connection that waited (a partition) goes to the target of that time. */
+  target: () => Address
   connectTimeoutMs: number
   label?: string
   onClose: (conn: ProxyConnection) => void
@@ -57,7 +58,8 @@ export class ProxyConnection {
   readonly openedAt: number
   readonly label: string | undefined
   private readonly client: Socket
-  private readonly target: Address
+  private readonly resolveTarget: () => Address
+  private target: Address
   private readonly clock: () => number
   private readonly connectTimeoutMs: number
   private readonly onClose: (conn: ProxyConnection) => void
@@ -75,7 +77,8 @@ export class ProxyConnection {
     this.id = init.id
     this.label = init.label
     this.client = init.client
-    this.target = init.target
+    this.resolveTarget = init.target
+    this.target = init.target()
     this.clock = init.clock
     this.connectTimeoutMs = init.connectTimeoutMs
     this.onClose = init.onClose
@@ -95,6 +98,7 @@ export class ProxyConnection {
       return
     }
     this.state = 'connecting'
+    this.target = this.resolveTarget()
     const upstream = connect({ host: this.target.host, port: this.target.port, allowHalfOpen: true })
     this.upstream = upstream
     upstream.setNoDelay(true)

@@ -169,7 +169,7 @@ export class PressureProxy {
     this.configure(profile(name), { reset: true })
   }
 
-  /** New connections go to `target`; open ones keep theirs. */
+  /** New connections, and those still waiting to dial (held by a partition), go to `target`; open ones keep theirs. */
   retarget(target: Address): void {
     this.targetAddr = { ...target }
   }
@@ -285,7 +285,7 @@ export class PressureProxy {
     const conn = new ProxyConnection({
       id: this.nextId++,
       client: socket,
-      target: this.targetAddr,
+      target: () => this.targetAddr,
       settings: this.resolved,
       random: this.random,
       clock: this.clock,

@@ -177,6 +177,21 @@ describe('partitions', () => {
     for (const r of await Promise.all(back)) expect(r.data.equals(payload(100, 4))).toBe(true)
   })
 
+  it('a connection held by a partition dials the target of the time it heals (retarget meanwhile)', async () => {
+    const first = await startTarget('echo')
+    const second = await startTarget('echo')
+    const proxy = await startProxy(first)
+    proxy.partition({ scope: 'new' })
+    const s = await dial(proxy.port)
+    await until(() => proxy.connections().length === 1, 'the connection to be accepted')
+    proxy.retarget({ host: '127.0.0.1', port: second.port })
+    proxy.heal()
+    await echoes(s, payload(200, 5))
+    expect(first.accepted.length).toBe(0)
+    expect(second.accepted.length).toBe(1)
+    expect(proxy.connections()[0]!.target).toBe(`127.0.0.1:${second.port}`)
+  })
+
   it('leaves a connection unlabelled when classify throws', async () => {
     const target = await startTarget('echo')
     const proxy = await startProxy(target, { classify: () => { throw new Error('no idea') } })
