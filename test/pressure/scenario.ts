@@ -204,7 +204,7 @@ export async function runScenario(plan: ScenarioPlan, t: Topology): Promise<Scen
   const dir = process.env['PRESSURE_DUMP_DIR']
   if (dir !== undefined && dir !== '') {
     mkdirSync(dir, { recursive: true })
-    writeFileSync(join(dir, `${plan.name.replace(/[^a-z0-9]+/gi, '-')}-${startedAt}.json`), JSON.stringify({ ...result, stderr: NAMES.map((_, i) => t.stderr(i).slice(-20_000)) }))
+    writeFileSync(join(dir, `${plan.name.replace(/[^a-z0-9]+/gi, '-')}-${startedAt}.json`), JSON.stringify({ ...result, stderr: NAMES.map((_, i) => t.stderr(i).slice(-20_000)), log: t.log }))
   }
   return result
 }

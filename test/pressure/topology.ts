@@ -29,6 +29,8 @@ export interface Topology {
   freeze(i: number): void
   thaw(i: number): void
   stderr(i: number): string
+  /** The relays' stderr lines as they came, with the time (ms since epoch) and relay (proxy mode). */
+  log: Array<{ t: number; relay: string; line: string }>
   close(): Promise<void>
 }
 
@@ -38,7 +40,8 @@ async function agentsReady(agents: AgentClient[]): Promise<void> {
 
 /** Relays behind proxies, agents beside them; `config` is the pressure pressure() turns on. */
 export async function proxyTopology(config: PressureConfig | undefined, seed: number): Promise<Topology> {
-  const net: TestNetwork = await startNetwork({ relays: 3 })
+  const log: Topology['log'] = []
+  const net: TestNetwork = await startNetwork({ relays: 3, relay: { onStderr: (line, relay) => { if (log.length < 10_000) log.push({ t: Date.now(), relay, line }) } } })
   const procs: Proc[] = net.relays.map((r, i) => spawnNode(AGENT, [String(r.port), NAMES[i]!], { nodeArgs: ['--import', 'tsx'] }))
   const agents = procs.map((p, i) => new AgentClient(NAMES[i]!, p.child))
   try {
@@ -58,6 +61,7 @@ export async function proxyTopology(config: PressureConfig | undefined, seed: nu
     freeze: (i) => net.relays[i]!.freeze(),
     thaw: (i) => net.relays[i]!.thaw(),
     stderr: (i) => net.relays[i]!.stderr(),
+    log,
     async close() {
       for (const p of procs) p.kill()
       await Promise.all(procs.map((p) => p.exited))
@@ -95,6 +99,7 @@ export async function kernelTopology(loss: number): Promise<Topology> {
       freeze: (i) => signal(i, 'SIGSTOP'),
       thaw: (i) => signal(i, 'SIGCONT'),
       stderr: (i) => relays[i]!.stderr(),
+      log: [],
       close: () => lan.close(),
     }
   } catch (err) {

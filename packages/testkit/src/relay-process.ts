@@ -28,8 +28,8 @@ export interface RelayOptions {
   cli?: string
   env?: NodeJS.ProcessEnv
   readyTimeoutMs?: number
-  /** Each stderr line of the relay as it comes (they are also kept: stderr()). */
-  onStderr?: (line: string) => void
+  /** Each stderr line of the relay as it comes, with the relay's name (they are also kept: stderr()). */
+  onStderr?: (line: string, relay: string) => void
   /** Called with the pid as soon as the process exists, before it is ready. */
   onSpawn?: (pid: number) => void
 }
@@ -206,7 +206,7 @@ export async function startRelay(options: RelayOptions = {}): Promise<TestRelay>
     if (options.onStderr === undefined) return
     partial += c
     for (let i = partial.indexOf('\n'); i >= 0; i = partial.indexOf('\n')) {
-      options.onStderr(partial.slice(0, i))
+      options.onStderr(partial.slice(0, i), name)
       partial = partial.slice(i + 1)
     }
   })
