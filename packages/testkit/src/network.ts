@@ -9,7 +9,7 @@
  * holds C's proxy for the others' connections and the others' proxies for C's, present and
  * future. Linux only (the relays' own ports come from /proc as well).
  */
-import { createPressureProxy, type PressureProxy } from '@herald/pressure'
+import { createPressureProxy, seededRandom, type PressureProxy } from '@herald/pressure'
 import type { RelayStatus } from '@herald/node'
 import { trackClosable } from './cleanup.js'
 import { DEFAULT_VIEWS_TIMEOUT_MS, POLL_INTERVAL_MS } from './constants.js'
@@ -22,6 +22,11 @@ export interface NetworkOptions {
   relays?: number
   /** Pressure between relays from the start (a profile, settings, or both). */
   pressure?: PressureSpec
+  /**
+   * Seeds every proxy's random source (delays, losses), each its own sequence, so a run can
+   * be replayed; pressure() later changes settings, not the sequence.
+   */
+  seed?: number
   /** Network name (default: one of its own). */
   network?: string
   /** Options for every relay (not network, bootstrap, announce, name: the network sets those). */
@@ -60,7 +65,11 @@ export class TestNetwork {
     return p
   }
 
-  /** Sets the pressure on every relay-to-relay connection (replacing the previous settings). */
+  /**
+   * Sets the pressure on every relay-to-relay connection (replacing the previous settings). A
+   * seed in `spec` is not used here: a proxy's random source is set when it is made (the
+   * network's `seed` option).
+   */
   pressure(spec: PressureSpec | undefined): void {
     for (const p of this.proxies) applySpec(p, spec)
   }
@@ -137,6 +146,7 @@ export class TestNetwork {
         // The real port is known once the relay listens; until then connections wait (below).
         target: { host: '127.0.0.1', port: 1 },
         ...init,
+        ...(options.seed !== undefined ? { random: seededRandom(options.seed + i) } : {}),
         classify: (client) => {
           const pid = ownerOfConnection(client.port, proxy.port, this.names.keys())
           return pid === undefined ? undefined : this.names.get(pid)

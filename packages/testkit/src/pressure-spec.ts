@@ -30,7 +30,7 @@ export function proxyInitOf(spec: PressureSpec | undefined): Pick<PressureProxyI
   return { ...(p.profile !== undefined ? { profile: p.profile } : {}), config: p.config, ...(p.seed !== undefined ? { random: seededRandom(p.seed) } : {}) }
 }
 
-/** Replaces a live proxy's settings with the spec's (no spec: no pressure). */
+/** Replaces a live proxy's settings with the spec's (no spec: no pressure; a seed is not used: a proxy's random source is set when it is made). */
 export function applySpec(proxy: PressureProxy, spec: PressureSpec | undefined): void {
   const init = proxyInitOf(spec)
   if (init.profile !== undefined) proxy.useProfile(init.profile)
