@@ -6,9 +6,9 @@
  *
  *   requests  `--concurrency` requests always in flight for `--seconds`, 64 B, timeout 10 s:
  *             how many succeed, p50 and p99 of those that do
- *   pub/sub   256 B events as fast as back-pressure lets the publisher go for `--seconds`,
- *             then up to 30 s for what is in flight: delivered per second, and how many never
- *             arrived (out-of-order arrivals are counted too)
+ *   pub/sub   256 B events offered at `--rate` a second (200: 51 kB/s, within 1 Mbit/s) for
+ *             `--seconds`, then up to 60 s for what is in flight: delivered per second, how
+ *             many never arrived, p99 of the publish-to-delivery delay (and any out of order)
  *   tunnel    (Herald) 64 KiB messages as fast as flow control allows for `--seconds`: MB/s
  *             that reached the member (core NATS has no ordered, flow-controlled stream)
  *
@@ -31,12 +31,12 @@ import type { System } from './workers/client.js'
 
 const { values } = parseArgs({
   options: {
-    profiles: { type: 'string' }, seconds: { type: 'string' }, concurrency: { type: 'string' },
+    profiles: { type: 'string' }, seconds: { type: 'string' }, concurrency: { type: 'string' }, rate: { type: 'string' },
     'no-nats': { type: 'boolean' }, 'no-save': { type: 'boolean' }, seed: { type: 'string' }, help: { type: 'boolean' },
   },
 })
 if (values.help === true) {
-  process.stdout.write('usage: npm run bench:pressure -- [--profiles a,b] [--seconds 5] [--concurrency 4] [--seed 1] [--no-nats] [--no-save]\n')
+  process.stdout.write('usage: npm run bench:pressure -- [--profiles a,b] [--seconds 5] [--concurrency 8] [--rate 200] [--seed 1] [--no-nats] [--no-save]\n')
   process.exit(0)
 }
 const PROFILES = values.profiles?.split(',') ?? ['none', 'lan', 'wan', 'lossy-wan', 'satellite', 'mobile', 'edge']
@@ -47,7 +47,8 @@ for (const p of PROFILES) {
   }
 }
 const SECONDS = Number(values.seconds ?? 5)
-const CONCURRENCY = Number(values.concurrency ?? 4)
+const CONCURRENCY = Number(values.concurrency ?? 8)
+const RATE = Number(values.rate ?? 200)
 const SEED = Number(values.seed ?? 1)
 const systems: System[] = values['no-nats'] === true || natsServerPath() === undefined ? ['herald'] : ['herald', 'nats']
 const NAMES = { cluster: 'svc', topic: 'ev', tunnelCluster: 'bulk' }
@@ -56,7 +57,7 @@ export interface Row {
   profile: string
   system: System
   requests: { sent: number; ok: number; errors: number; errorNames: Record<string, number>; p50Ms: number; p99Ms: number }
-  pubsub: { published: number; delivered: number; lost: number; outOfOrder: number; publishSeconds: number; deliveredPerSecond: number }
+  pubsub: { published: number; delivered: number; lost: number; outOfOrder: number; publishSeconds: number; deliveredPerSecond: number; p50Ms: number; p99Ms: number }
   tunnelMBps: number | undefined
 }
 
@@ -68,42 +69,20 @@ function worker(system: System, port: number, name: string): AgentClient {
   return new AgentClient(name, p.child)
 }
 
-async function measure(profile: string, system: System): Promise<Row> {
+/**
+ * Starts a fresh pair with the profile on, a client worker on A and a serving worker on B, and
+ * runs `fn`. Each measure gets its own pair: what one leaves queued on a slow path (a flood of
+ * events takes minutes to drain at 1 Mbit/s) must not be what the next one measures.
+ */
+async function withPair<T>(profile: string, system: System, fn: (a: AgentClient, b: AgentClient) => Promise<T>): Promise<T> {
   const pair: Pair = await startPair(system, SEED)
   try {
     const [a, b] = [worker(system, pair.ports[0], 'client on A'), worker(system, pair.ports[1], 'member on B')]
     await Promise.all([a.ready, b.ready])
-    await b.call('serve', { ...NAMES, ...(system === 'herald' ? {} : { tunnelCluster: undefined }) })
+    await b.call('serve', system === 'herald' ? NAMES : { cluster: NAMES.cluster, topic: NAMES.topic })
     await pair.ready(system === 'herald' ? NAMES : { cluster: NAMES.cluster, topic: NAMES.topic })
     pair.pressure(profile)
-    log(`  ${profile} ${system}: requests for ${SECONDS} s ...`)
-    const requests = await a.call<Row['requests']>('requests', { cluster: NAMES.cluster, seconds: SECONDS, concurrency: CONCURRENCY, timeoutMs: 10_000, bytes: 64 }, SECONDS * 1000 + 60_000)
-    log(`  ${profile} ${system}: pub/sub for ${SECONDS} s ...`)
-    const before = (await b.call<{ events: number }>('received')).events
-    const pub = await a.call<{ published: number; seconds: number }>('publish', { topic: NAMES.topic, seconds: SECONDS, bytes: 256 }, SECONDS * 1000 + 120_000)
-    // What is still in flight lands (or does not): wait until the count stops moving.
-    let rx = await b.call<{ events: number; outOfOrder: number }>('received')
-    for (let quiet = 0, waited = 0; quiet < 2 && waited < 30 && rx.events - before < pub.published; waited++) {
-      await sleep(1000)
-      const now = await b.call<{ events: number; outOfOrder: number }>('received')
-      quiet = now.events === rx.events ? quiet + 1 : 0
-      rx = now
-    }
-    const delivered = rx.events - before
-    let tunnelMBps: number | undefined
-    if (system === 'herald') {
-      log(`  ${profile} ${system}: tunnel for ${SECONDS} s ...`)
-      const t0 = Date.now()
-      const start = (await b.call<{ tunnelBytes: number }>('received')).tunnelBytes
-      await a.call('tunnel', { cluster: NAMES.tunnelCluster, seconds: SECONDS, bytes: 64 * 1024 }, SECONDS * 1000 + 120_000)
-      const bytes = (await b.call<{ tunnelBytes: number }>('received')).tunnelBytes - start
-      tunnelMBps = bytes / 2 ** 20 / ((Date.now() - t0) / 1000)
-    }
-    return {
-      profile, system, requests,
-      pubsub: { published: pub.published, delivered, lost: pub.published - delivered, outOfOrder: rx.outOfOrder, publishSeconds: pub.seconds, deliveredPerSecond: delivered / pub.seconds },
-      tunnelMBps,
-    }
+    return await fn(a, b)
   } finally {
     await killAll()
     await pair.stop().catch(() => {})
@@ -111,17 +90,51 @@ async function measure(profile: string, system: System): Promise<Row> {
   }
 }
 
+async function measure(profile: string, system: System): Promise<Row> {
+  log(`  ${profile} ${system}: requests for ${SECONDS} s ...`)
+  const requests = await withPair(profile, system, (a) =>
+    a.call<Row['requests']>('requests', { cluster: NAMES.cluster, seconds: SECONDS, concurrency: CONCURRENCY, timeoutMs: 10_000, bytes: 64 }, SECONDS * 1000 + 60_000))
+  log(`  ${profile} ${system}: pub/sub for ${SECONDS} s ...`)
+  const pubsub = await withPair(profile, system, async (a, b) => {
+    const pub = await a.call<{ published: number; seconds: number }>('publish', { topic: NAMES.topic, seconds: SECONDS, bytes: 256, perSecond: RATE }, SECONDS * 1000 + 120_000)
+    // What is still in flight lands (or does not): wait until the count stops moving.
+    type Rx = { events: number; outOfOrder: number; p50Ms: number; p99Ms: number }
+    let rx = await b.call<Rx>('received')
+    // Quiet means nothing for 10 s: longer than a retransmission stall of a lossy profile.
+    for (let quiet = 0, waited = 0; quiet < 10 && waited < 60 && rx.events < pub.published; waited++) {
+      await sleep(1000)
+      const now = await b.call<Rx>('received')
+      quiet = now.events === rx.events ? quiet + 1 : 0
+      rx = now
+    }
+    return {
+      published: pub.published, delivered: rx.events, lost: pub.published - rx.events, outOfOrder: rx.outOfOrder,
+      publishSeconds: pub.seconds, deliveredPerSecond: rx.events / pub.seconds, p50Ms: rx.p50Ms, p99Ms: rx.p99Ms,
+    }
+  })
+  let tunnelMBps: number | undefined
+  if (system === 'herald') {
+    log(`  ${profile} ${system}: tunnel for ${SECONDS} s ...`)
+    tunnelMBps = await withPair(profile, system, async (a, b) => {
+      const t0 = Date.now()
+      await a.call('tunnel', { cluster: NAMES.tunnelCluster, seconds: SECONDS, bytes: 64 * 1024 }, SECONDS * 1000 + 120_000)
+      return (await b.call<{ tunnelBytes: number }>('received')).tunnelBytes / 2 ** 20 / ((Date.now() - t0) / 1000)
+    })
+  }
+  return { profile, system, requests, pubsub, tunnelMBps }
+}
+
 const f1 = (x: number): string => (Number.isFinite(x) ? (x >= 100 ? x.toFixed(0) : x.toFixed(1)) : '—')
 const rate = (x: number): string => (x >= 1e4 ? `${(x / 1e3).toFixed(0)}k` : x.toFixed(0))
 
 export function table(rows: Row[]): string {
   const lines = [
-    '| profile | system | requests ok | p50 ms | p99 ms | events delivered/s | events lost | tunnel MB/s |',
-    '|---|---|---|---|---|---|---|---|',
+    `| profile | system | requests ok | request p50 ms | request p99 ms | events delivered/s (of ${RATE}/s) | events lost | event p99 ms | tunnel MB/s |`,
+    '|---|---|---|---|---|---|---|---|---|',
   ]
   for (const r of rows) {
     const ok = `${((r.requests.ok / Math.max(1, r.requests.sent)) * 100).toFixed(1)}% of ${r.requests.sent}`
-    lines.push(`| ${r.profile} | ${r.system === 'herald' ? 'Herald' : 'NATS'} | ${ok} | ${f1(r.requests.p50Ms)} | ${f1(r.requests.p99Ms)} | ${rate(r.pubsub.deliveredPerSecond)} | ${r.pubsub.lost}${r.pubsub.outOfOrder > 0 ? ` (${r.pubsub.outOfOrder} out of order)` : ''} | ${r.tunnelMBps === undefined ? '—' : r.tunnelMBps.toFixed(2)} |`)
+    lines.push(`| ${r.profile} | ${r.system === 'herald' ? 'Herald' : 'NATS'} | ${ok} | ${f1(r.requests.p50Ms)} | ${f1(r.requests.p99Ms)} | ${rate(r.pubsub.deliveredPerSecond)} | ${r.pubsub.lost}${r.pubsub.outOfOrder > 0 ? ` (${r.pubsub.outOfOrder} out of order)` : ''} | ${f1(r.pubsub.p99Ms)} | ${r.tunnelMBps === undefined ? '—' : r.tunnelMBps.toFixed(2)} |`)
   }
   return lines.join('\n')
 }
@@ -148,7 +161,7 @@ try { commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT
 const md = [
   `# bench:pressure — ${started.toISOString()}`,
   '',
-  `${SECONDS} s per measure, ${CONCURRENCY} requests in flight, seed ${SEED}; commit ${commit || '?'}, node ${process.version}, load average ${execFileSync('cat', ['/proc/loadavg'], { encoding: 'utf8' }).split(' ').slice(0, 3).join(' ')}.`,
+  `${SECONDS} s per measure, ${CONCURRENCY} requests in flight, events offered at ${RATE}/s, seed ${SEED}; commit ${commit || '?'}, node ${process.version}, load average ${execFileSync('cat', ['/proc/loadavg'], { encoding: 'utf8' }).split(' ').slice(0, 3).join(' ')}.`,
   '',
   table(rows),
   '',
@@ -158,7 +171,7 @@ if (values['no-save'] !== true) {
   const dir = join(ROOT, 'bench/results')
   mkdirSync(dir, { recursive: true })
   const stamp = started.toISOString().replace(/[:.]/g, '-').slice(0, 19)
-  writeFileSync(join(dir, `pressure-${stamp}.json`), JSON.stringify({ started, seconds: SECONDS, concurrency: CONCURRENCY, seed: SEED, commit, node: process.version, rows }, null, 2) + '\n')
+  writeFileSync(join(dir, `pressure-${stamp}.json`), JSON.stringify({ started, seconds: SECONDS, concurrency: CONCURRENCY, rate: RATE, seed: SEED, commit, node: process.version, rows }, null, 2) + '\n')
   writeFileSync(join(dir, 'pressure-latest.md'), md)
   log(`saved bench/results/pressure-${stamp}.json and bench/results/pressure-latest.md`)
 }

@@ -7,8 +7,9 @@
  *   serve     {cluster, topic, tunnelCluster?}  an echo member, a subscriber counting events in
  *                                              order, and (Herald) a tunnel member counting bytes
  *   requests  {cluster, seconds, concurrency, timeoutMs, bytes}  -> {sent, ok, errors, p50Ms, p99Ms}
- *   publish   {topic, seconds, bytes}          as fast as back-pressure allows -> {published, seconds}
- *   received  {}                               -> {events, outOfOrder, tunnelBytes}
+ *   publish   {topic, seconds, bytes, perSecond}  at that rate (or slower, if back-pressure holds
+ *                                              the publisher) -> {published, seconds}
+ *   received  {}                               -> {events, outOfOrder, p50Ms, p99Ms, tunnelBytes}
  *   tunnel    {cluster, seconds, bytes}        (Herald) writes as fast as flow control allows -> {sent}
  */
 import { parseArgs } from 'node:util'
@@ -19,7 +20,7 @@ const { values } = parseArgs({ options: { system: { type: 'string' }, port: { ty
 const system = systemOf(values.system)
 const port = Number(values.port)
 const client = await connectClient(system, port)
-const got = { events: 0, outOfOrder: 0, last: -1, tunnelBytes: 0 }
+const got = { events: 0, outOfOrder: 0, last: -1, tunnelBytes: 0, latencies: [] as number[] }
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms))
 const pct = (xs: number[], p: number): number => xs.length === 0 ? NaN : [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.ceil((p / 100) * xs.length) - 1)]!
 
@@ -52,16 +53,19 @@ async function publish(cmd: Record<string, unknown>): Promise<unknown> {
   const topic = String(cmd['topic'])
   const payload = new Uint8Array(Number(cmd['bytes']))
   const view = new DataView(payload.buffer)
+  const perSecond = Number(cmd['perSecond'])
   const t0 = Date.now()
   const end = t0 + Number(cmd['seconds']) * 1000
   let published = 0
   while (Date.now() < end) {
+    const due = t0 + (published * 1000) / perSecond
+    if (due > Date.now()) await sleep(due - Date.now())
+    // The sequence number, then the send time: the subscriber checks order and measures delay.
     view.setUint32(0, published)
+    view.setFloat64(4, Date.now())
     const wait = client.publish(topic, payload)
     published++
     if (wait !== undefined) await wait
-    // Yield now and then, so timers (the deadline) run even when publish never waits.
-    else if (published % 256 === 0) await sleep(0)
   }
   return { published, seconds: (Date.now() - t0) / 1000 }
 }
@@ -87,7 +91,9 @@ serveCommands(async (cmd) => {
     case 'serve': {
       await startEchoMember(system, port, String(cmd['cluster']), () => {})
       await client.subscribe(String(cmd['topic']), (ev) => {
-        const seq = new DataView(ev.buffer, ev.byteOffset, ev.byteLength).getUint32(0)
+        const view = new DataView(ev.buffer, ev.byteOffset, ev.byteLength)
+        const seq = view.getUint32(0)
+        if (got.latencies.length < 1_000_000) got.latencies.push(Date.now() - view.getFloat64(4))
         if (seq <= got.last) got.outOfOrder++
         got.last = seq
         got.events++
@@ -101,7 +107,7 @@ serveCommands(async (cmd) => {
     case 'requests': return requests(cmd)
     case 'publish': return publish(cmd)
     case 'tunnel': return tunnel(cmd)
-    case 'received': return { events: got.events, outOfOrder: got.outOfOrder, tunnelBytes: got.tunnelBytes }
+    case 'received': return { events: got.events, outOfOrder: got.outOfOrder, p50Ms: pct(got.latencies, 50), p99Ms: pct(got.latencies, 99), tunnelBytes: got.tunnelBytes }
     default: throw new Error(`unknown op ${cmd.op}`)
   }
 }, () => process.exit(0))
