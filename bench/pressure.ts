@@ -10,7 +10,8 @@
  *             `--seconds`, then up to 60 s for what is in flight: delivered per second, how
  *             many never arrived, p99 of the publish-to-delivery delay (and any out of order)
  *   tunnel    (Herald) 64 KiB messages as fast as flow control allows for `--seconds`: MB/s
- *             that reached the member (core NATS has no ordered, flow-controlled stream)
+ *             that reached the member, and when and how the tunnel broke if it did (core NATS
+ *             has no ordered, flow-controlled stream)
  *
  *   npm run bench:pressure                      every profile (~5 min)
  *   npm run bench:pressure -- --profiles lossy-wan,wan --seconds 10 --no-nats --no-save
@@ -58,7 +59,7 @@ export interface Row {
   system: System
   requests: { sent: number; ok: number; errors: number; errorNames: Record<string, number>; p50Ms: number; p99Ms: number }
   pubsub: { published: number; delivered: number; lost: number; outOfOrder: number; publishSeconds: number; deliveredPerSecond: number; p50Ms: number; p99Ms: number }
-  tunnelMBps: number | undefined
+  tunnel: { MBps: number; brokeAfterSeconds?: number; error?: string } | undefined
 }
 
 const log = (line: string): void => { process.stderr.write(`${line}\n`) }
@@ -112,20 +113,26 @@ async function measure(profile: string, system: System): Promise<Row> {
       publishSeconds: pub.seconds, deliveredPerSecond: rx.events / pub.seconds, p50Ms: rx.p50Ms, p99Ms: rx.p99Ms,
     }
   })
-  let tunnelMBps: number | undefined
+  let tunnel: Row['tunnel']
   if (system === 'herald') {
     log(`  ${profile} ${system}: tunnel for ${SECONDS} s ...`)
-    tunnelMBps = await withPair(profile, system, async (a, b) => {
+    tunnel = await withPair(profile, system, async (a, b) => {
       const t0 = Date.now()
-      await a.call('tunnel', { cluster: NAMES.tunnelCluster, seconds: SECONDS, bytes: 64 * 1024 }, SECONDS * 1000 + 120_000)
-      return (await b.call<{ tunnelBytes: number }>('received')).tunnelBytes / 2 ** 20 / ((Date.now() - t0) / 1000)
+      const r = await a.call<{ seconds: number; error?: string }>('tunnel', { cluster: NAMES.tunnelCluster, seconds: SECONDS, bytes: 64 * 1024 }, SECONDS * 1000 + 120_000)
+      const MBps = (await b.call<{ tunnelBytes: number }>('received')).tunnelBytes / 2 ** 20 / ((Date.now() - t0) / 1000)
+      return r.error === undefined ? { MBps } : { MBps, brokeAfterSeconds: r.seconds, error: r.error }
     })
   }
-  return { profile, system, requests, pubsub, tunnelMBps }
+  return { profile, system, requests, pubsub, tunnel }
 }
 
 const f1 = (x: number): string => (Number.isFinite(x) ? (x >= 100 ? x.toFixed(0) : x.toFixed(1)) : '—')
 const rate = (x: number): string => (x >= 1e4 ? `${(x / 1e3).toFixed(0)}k` : x.toFixed(0))
+
+function tunnelCell(t: Row['tunnel']): string {
+  if (t === undefined) return '—'
+  return t.error === undefined ? t.MBps.toFixed(2) : `${t.MBps.toFixed(2)}, broke after ${t.brokeAfterSeconds!.toFixed(1)} s (${t.error})`
+}
 
 export function table(rows: Row[]): string {
   const lines = [
@@ -134,7 +141,7 @@ export function table(rows: Row[]): string {
   ]
   for (const r of rows) {
     const ok = `${((r.requests.ok / Math.max(1, r.requests.sent)) * 100).toFixed(1)}% of ${r.requests.sent}`
-    lines.push(`| ${r.profile} | ${r.system === 'herald' ? 'Herald' : 'NATS'} | ${ok} | ${f1(r.requests.p50Ms)} | ${f1(r.requests.p99Ms)} | ${rate(r.pubsub.deliveredPerSecond)} | ${r.pubsub.lost}${r.pubsub.outOfOrder > 0 ? ` (${r.pubsub.outOfOrder} out of order)` : ''} | ${f1(r.pubsub.p99Ms)} | ${r.tunnelMBps === undefined ? '—' : r.tunnelMBps.toFixed(2)} |`)
+    lines.push(`| ${r.profile} | ${r.system === 'herald' ? 'Herald' : 'NATS'} | ${ok} | ${f1(r.requests.p50Ms)} | ${f1(r.requests.p99Ms)} | ${rate(r.pubsub.deliveredPerSecond)} | ${r.pubsub.lost}${r.pubsub.outOfOrder > 0 ? ` (${r.pubsub.outOfOrder} out of order)` : ''} | ${f1(r.pubsub.p99Ms)} | ${tunnelCell(r.tunnel)} |`)
   }
   return lines.join('\n')
 }

@@ -10,7 +10,8 @@
  *   publish   {topic, seconds, bytes, perSecond}  at that rate (or slower, if back-pressure holds
  *                                              the publisher) -> {published, seconds}
  *   received  {}                               -> {events, outOfOrder, p50Ms, p99Ms, tunnelBytes}
- *   tunnel    {cluster, seconds, bytes}        (Herald) writes as fast as flow control allows -> {sent}
+ *   tunnel    {cluster, seconds, bytes}        (Herald) writes as fast as flow control allows
+ *                                              -> {sent, seconds, error?} (the error if it broke)
  */
 import { parseArgs } from 'node:util'
 import { serveCommands } from '../../test/json-commands.js'
@@ -73,17 +74,24 @@ async function publish(cmd: Record<string, unknown>): Promise<unknown> {
 async function tunnel(cmd: Record<string, unknown>): Promise<unknown> {
   const { connect } = await import('@herald/client')
   const conn = await connect({ port })
-  const tun = await conn.tunnel(String(cmd['cluster']), { timeoutMs: 30_000 })
+  const t0 = Date.now()
+  const end = t0 + Number(cmd['seconds']) * 1000
   const msg = new Uint8Array(Number(cmd['bytes']))
-  const end = Date.now() + Number(cmd['seconds']) * 1000
   let sent = 0
-  while (Date.now() < end) {
-    await tun.send(msg, { timeoutMs: 60_000 })
-    sent += msg.length
+  try {
+    const tun = await conn.tunnel(String(cmd['cluster']), { timeoutMs: 30_000 })
+    while (Date.now() < end) {
+      await tun.send(msg, { timeoutMs: 60_000 })
+      sent += msg.length
+    }
+    await tun.close().catch(() => {})
+    return { sent, seconds: (Date.now() - t0) / 1000 }
+  } catch (err) {
+    // A tunnel that breaks is a result too: when, and how.
+    return { sent, seconds: (Date.now() - t0) / 1000, error: err instanceof Error ? err.name : String(err) }
+  } finally {
+    await conn.close()
   }
-  await tun.close().catch(() => {})
-  await conn.close()
-  return { sent }
 }
 
 serveCommands(async (cmd) => {

@@ -12,9 +12,18 @@
  *    (clients/session.ts, pauseForLinks: the whole socket is paused) — so their requests to a
  *    healthy member on relay B wait as well, and time out. A client that publishes nothing is
  *    served at once. The pause lasts as long as the link stays full.
+ *
+ * 2. A tunnel on a slow link gets its own relays to declare each other dead. Two relays with
+ *    1 Mbit/s between them; a client of A writes into a tunnel to a member on B as fast as flow
+ *    control allows. The tunnel's window (1 MiB: 8 s at 1 Mbit/s) queues on the one connection
+ *    between the relays, ahead of A's pings; B hears nothing from A for seconds, suspects it,
+ *    has no other relay to ask (indirect probes need a third), declares A dead and closes the
+ *    tunnel: the writer gets a MemberLostError within seconds. With a third relay the
+ *    indirect probe usually refutes the suspicion (test/pressure/bandwidth.test.ts), unless
+ *    that path is slow too.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import type { Connection } from '@herald/client'
+import { MemberLostError, type Connection } from '@herald/client'
 import { cleanup, startNetwork, type TestNetwork, type TestRelay } from '@herald/testkit'
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms))
@@ -88,4 +97,32 @@ describe('findings: a full link to one relay holds up requests to another', () =
       expect(fromOther).toEqual(HELD)
     })
   }, 30_000)
+})
+
+describe('findings: a tunnel filling a 1 Mbit/s link between two relays', () => {
+  afterAll(cleanup)
+
+  // Should be: the tunnel carries on at the link's pace, and no relay is declared dead.
+  it('FINDING: the receiving relay declares the live sender dead and the tunnel breaks (MemberLostError)', async () => {
+    const net = await startNetwork({ relays: 2 })
+    const [a, b] = net.relays as [TestRelay, TestRelay]
+    await b.register({ cluster: 'bulk', handler: { async handleTunnel(t) { try { for await (const _ of t) { /* read as it comes */ } } catch { /* broken */ } } } })
+    for (;;) {
+      const p = (await a.status()).peers.find((x) => x.nodeId === b.peerId)
+      if ((p?.clusters['bulk']?.members ?? 0) > 0) break
+      await sleep(50)
+    }
+    net.pressure({ bandwidth: 125_000 })
+    const tun = await (await a.connect()).tunnel('bulk', { timeoutMs: 30_000 })
+    const msg = new Uint8Array(64 * 1024)
+    const end = Date.now() + 40_000
+    let outcome: unknown = 'still open after 40 s'
+    try {
+      while (Date.now() < end) await tun.send(msg, { timeoutMs: 30_000 })
+    } catch (err) {
+      outcome = err
+    }
+    expect(outcome).toBeInstanceOf(MemberLostError)
+    expect((await b.status()).counters['deathsDeclared']).toBeGreaterThan(0)
+  }, 90_000)
 })

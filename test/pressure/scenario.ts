@@ -8,7 +8,8 @@
  *   requests   A -> member on B, B -> C, C -> A, each with the scenario's timeouts
  *   events     every agent publishes on "ev" and subscribes to it
  *   broadcasts every agent broadcasts to "bc", of which every agent is a member
- *   tunnel     A -> member on C, echoed by a member reading no faster than 256 KiB/s
+ *   tunnel     A -> member on C, echoed by a member reading no faster than 256 KiB/s (or
+ *              the plan's rate)
  */
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
@@ -36,6 +37,8 @@ export interface ScenarioPlan {
   generousTimeoutMs: number
   /** A timeout the delay cannot fit in: such requests must all fail with a TimeoutError. */
   tightTimeoutMs?: number
+  /** How fast the tunnel's member reads (and echoes); default TUNNEL_READ_BYTES_PER_SECOND. */
+  tunnelReadBytesPerSecond?: number
   disturb?: Disturbance
 }
 
@@ -137,7 +140,7 @@ async function drain(t: Topology, quietMs = 1500, maxMs = 20_000): Promise<Agent
 
 export async function runScenario(plan: ScenarioPlan, t: Topology): Promise<ScenarioResult> {
   for (const [i, a] of t.agents.entries()) {
-    await a.call('serve', { requests: [`rq-${i}`], tunnels: [`tn-${i}`], broadcasts: ['bc'], tunnelBytesPerSecond: TUNNEL_READ_BYTES_PER_SECOND })
+    await a.call('serve', { requests: [`rq-${i}`], tunnels: [`tn-${i}`], broadcasts: ['bc'], tunnelBytesPerSecond: plan.tunnelReadBytesPerSecond ?? TUNNEL_READ_BYTES_PER_SECOND })
     await a.call('subscribe', { topic: 'ev' })
   }
   const ids = await waitForDirectory(t)
