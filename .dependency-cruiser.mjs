@@ -21,6 +21,7 @@ export default {
     { name: 'no-circular', severity: 'error', from: { path: '^packages/[^/]+/src/' }, to: { circular: true } },
     { name: 'wire-stands-alone', severity: 'error', from: { path: '^packages/wire/src/' }, to: { path: '^packages/(client|node|cli)/|^node_modules/' } },
     { name: 'sdk-needs-only-wire', severity: 'error', from: { path: '^packages/client/src/' }, to: { path: '^packages/(node|cli)/' } },
+    { name: 'no-package-needs-the-testkit', comment: 'the testkit is for tests: it sits above every package', severity: 'error', from: { path: '^packages/(wire|client|node|cli|pressure)/src/' }, to: { path: '^packages/testkit/' } },
     { name: 'relay-needs-no-sdk', severity: 'error', from: { path: '^packages/node/src/' }, to: { path: '^packages/(client|cli)/' } },
     {
       name: 'clients-speak-to-routing-only',

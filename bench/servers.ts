@@ -181,7 +181,7 @@ async function routeInterest(httpPort: number, match: (s: RouteSub) => boolean, 
   }, timeoutMs, `nats-server A to see ${what} over the route`)
 }
 
-interface NatsProc { child: ChildProcess; pid: number; port: number; httpPort: number; exited: Promise<void>; stderr(): string }
+export interface NatsProc { child: ChildProcess; pid: number; port: number; httpPort: number; exited: Promise<void>; stderr(): string }
 
 /**
  * Starts one nats-server on a port we picked by binding port 0 first (nats-server cannot report
@@ -189,7 +189,7 @@ interface NatsProc { child: ChildProcess; pid: number; port: number; httpPort: n
  * match the Herald subscriber's memory limit: a subscriber that falls behind is then buffered
  * for, not disconnected as a slow consumer at the default 64 MiB.
  */
-async function startNatsServer(dir: string, name: string, route?: number): Promise<NatsProc & { clusterPort: number }> {
+export async function startNatsServer(dir: string, name: string, route?: number): Promise<NatsProc & { clusterPort: number }> {
   const bin = natsServerPath()
   if (bin === undefined) throw new Error('nats-server not found (apt-get install nats-server)')
   const [port, httpPort, clusterPort] = [await freePort(), await freePort(), await freePort()]

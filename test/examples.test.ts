@@ -1,6 +1,7 @@
 /**
  * The examples are programs people copy: each one runs here end to end, as a user would
- * start it (`node --import tsx examples/<name>/run.ts`), in its own process tree.
+ * start it (`node --import tsx examples/<name>/run.ts`, or the example's own test with
+ * `node --import tsx --test ...`), in its own process tree.
  */
 import { afterAll, describe, expect, it } from 'vitest'
 import { join } from 'node:path'
@@ -24,4 +25,15 @@ describe('examples', () => {
     expect(Object.values(answered).reduce((a, b) => a + b, 0)).toBe(300)
     for (const n of Object.values(answered)) expect(n).toBeGreaterThan(0)
   })
+
+  it('pressure: the quotes service passes its own tests under lossy-wan (node:test and @herald/testkit)', async () => {
+    const run = spawnNode('--test', [join(ROOT, 'examples/pressure/quotes.test.ts')], { nodeArgs: ['--import', 'tsx'] })
+    // SIGTERM lets the test runner finish its teardown (cleanup() of the relays it started).
+    const timer = setTimeout(() => run.kill('SIGTERM'), 110_000)
+    const code = await run.closed
+    clearTimeout(timer)
+    expect(code, `stdout:\n${run.stdout()}\nstderr:\n${run.stderr()}`).toBe(0)
+    expect(run.stdout()).toMatch(/^# pass 4$/m)
+    expect(run.stdout()).toMatch(/^# fail 0$/m)
+  }, 120_000)
 })

@@ -21,8 +21,8 @@
  *                                     the echoed strings (the big one as "<big:N:ok|bad>")
  *   status    {}                      -> the relay's $herald.status
  */
-import { createInterface } from 'node:readline'
-import { connect, register, HeraldError, type Service } from '@herald/client'
+import { connect, register, type Service } from '@herald/client'
+import { emit, serveCommands, type Command } from '../json-commands.js'
 
 const port = Number(process.argv[2])
 if (!Number.isInteger(port) || port <= 0) {
@@ -31,12 +31,11 @@ if (!Number.isInteger(port) || port <= 0) {
 }
 
 const fromUtf8 = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('utf8')
-const emit = (x: unknown): void => { process.stdout.write(JSON.stringify(x) + '\n') }
 
 const conn = await connect({ port })
 const services: Service[] = []
 
-type Cmd = { id: number; op: string } & Record<string, unknown>
+type Cmd = Command
 
 async function run(cmd: Cmd): Promise<unknown> {
   const str = (k: string): string => String(cmd[k])
@@ -116,22 +115,6 @@ async function run(cmd: Cmd): Promise<unknown> {
   }
 }
 
-const lines = createInterface({ input: process.stdin })
-lines.on('line', (line) => {
-  if (line.trim() === '') return
-  let cmd: Cmd
-  try {
-    cmd = JSON.parse(line) as Cmd
-  } catch {
-    emit({ event: 'bad-command', line })
-    return
-  }
-  run(cmd).then(
-    (result) => emit({ id: cmd.id, ok: true, result }),
-    (err: unknown) => emit({ id: cmd.id, ok: false, error: err instanceof Error ? err.message : String(err), code: err instanceof HeraldError ? err.code : undefined }),
-  )
-})
-lines.on('close', () => {
+serveCommands(run, () => {
   void Promise.all(services.map((s) => s.close())).finally(() => conn.close()).finally(() => process.exit(0))
 })
-emit({ event: 'ready', pid: process.pid })

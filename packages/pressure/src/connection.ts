@@ -22,6 +22,8 @@ export interface ConnectionInfo {
   id: number
   /** The client's address as the proxy saw it ("host:port"). */
   client: string
+  /** What the proxy's classify() called this connection, if anything. */
+  label?: string
   target: string
   state: ConnectionState
   /** How the connection ended, once closed: "closed", "reset", or the error. */
@@ -34,11 +36,13 @@ export interface ConnectionInfo {
 export interface ConnectionInit {
   id: number
   client: Socket
-  target: Address
   settings: ResolvedSettings
   random: Random
   clock: () => number
+  /** Read when the connection dials: a connection that waited (a partition) goes to the target of that time. */
+  target: () => Address
   connectTimeoutMs: number
+  label?: string
   onClose: (conn: ProxyConnection) => void
 }
 
@@ -52,8 +56,10 @@ interface Pending {
 export class ProxyConnection {
   readonly id: number
   readonly openedAt: number
+  readonly label: string | undefined
   private readonly client: Socket
-  private readonly target: Address
+  private readonly resolveTarget: () => Address
+  private target: Address
   private readonly clock: () => number
   private readonly connectTimeoutMs: number
   private readonly onClose: (conn: ProxyConnection) => void
@@ -69,8 +75,10 @@ export class ProxyConnection {
 
   constructor(init: ConnectionInit) {
     this.id = init.id
+    this.label = init.label
     this.client = init.client
-    this.target = init.target
+    this.resolveTarget = init.target
+    this.target = init.target()
     this.clock = init.clock
     this.connectTimeoutMs = init.connectTimeoutMs
     this.onClose = init.onClose
@@ -90,6 +98,7 @@ export class ProxyConnection {
       return
     }
     this.state = 'connecting'
+    this.target = this.resolveTarget()
     const upstream = connect({ host: this.target.host, port: this.target.port, allowHalfOpen: true })
     this.upstream = upstream
     upstream.setNoDelay(true)
@@ -178,6 +187,7 @@ export class ProxyConnection {
     return {
       id: this.id,
       client: this.clientName,
+      ...(this.label !== undefined ? { label: this.label } : {}),
       target: `${this.target.host}:${this.target.port}`,
       state: this.state,
       closeReason: this.closeReason,

@@ -1,4 +1,5 @@
-export { createPressureProxy, PressureProxy, type PressureProxyInit, type ProxyStats, type ProxyState, type Scope, type ScopeOptions, type DirectionOptions } from './proxy.js'
+export { createPressureProxy, PressureProxy, type PressureProxyInit, type ProxyStats, type Scope, type ScopeOptions, type DirectionOptions } from './proxy.js'
+export type { ProxyState } from './proxy-state.js'
 export type { Address, ConnectionInfo, ConnectionState } from './connection.js'
 export type { PipeStats, PipeState } from './pipe.js'
 export {

@@ -4,9 +4,10 @@
  * new settings or a profile, partitions, stalls, half-open, resets, a new target.
  *
  * Orders take a scope: 'all' (the default: open connections and those to come), 'existing',
- * 'new', or one connection's id. What applies to new connections is proxy state, cleared by
- * heal(): a new connection during a partition is accepted (the kernel answers the handshake)
- * but the target is not dialled and nothing passes until the partition heals.
+ * 'new', one connection's id, or `{ label }`: the open and future connections that `classify`
+ * gave that label (say, the process that opened them). What applies to new connections is
+ * proxy state, cleared by heal(): a new connection during a partition is accepted (the kernel
+ * answers the handshake) but the target is not dialled and nothing passes until it heals.
  */
 import { createServer, type Server, type Socket } from 'node:net'
 import { performance } from 'node:perf_hooks'
@@ -15,6 +16,7 @@ import { ProxyConnection, type Address, type ConnectionInfo } from './connection
 import { emptyPipeStats, type PipeStats } from './pipe.js'
 import { profile } from './profiles.js'
 import type { Random } from './random.js'
+import { combine, freshState, type ProxyState } from './proxy-state.js'
 import {
   DIRECTIONS, applyConfig, resolveSettings, settingsOf,
   type Direction, type PressureConfig, type PressureSettings, type ResolvedSettings,
@@ -32,9 +34,14 @@ export interface PressureProxyInit {
   random?: Random
   connectTimeoutMs?: number
   maxConnections?: number
+  /**
+   * Names each accepted connection from its client's address (called once, on accept), so
+   * orders can target one client's connections, present and future: `{ scope: { label } }`.
+   */
+  classify?: (client: Address) => string | undefined
 }
 
-export type Scope = 'all' | 'existing' | 'new' | number
+export type Scope = 'all' | 'existing' | 'new' | number | { label: string }
 
 export interface ScopeOptions {
   scope?: Scope
@@ -45,15 +52,6 @@ export interface DirectionOptions extends ScopeOptions {
   direction?: Direction | 'both'
 }
 
-export interface ProxyState {
-  partitioned: Record<Direction, boolean>
-  /** New connections are accepted and their bytes discarded, the target never dialled. */
-  halfOpen: boolean
-  /** New connections are reset as soon as they are accepted. */
-  refusing: boolean
-  /** New connections are stalled until this time (performance.now() clock) in each direction. */
-  stalledUntil: Record<Direction, number>
-}
 
 export interface ProxyStats {
   listen: Address
@@ -61,7 +59,8 @@ export interface ProxyStats {
   connections: { open: number; accepted: number; refused: number; closed: number; reset: number; failed: number }
   /** Every connection's counters added up, those already closed included. */
   totals: Record<Direction, PipeStats>
-  state: ProxyState
+  /** What applies to new connections; `labels`: to new connections of each label, on top. */
+  state: ProxyState & { labels: Record<string, ProxyState> }
 }
 
 /** Closed connections kept for connections({ closed: true }); older ones are forgotten. */
@@ -83,6 +82,8 @@ export function addPipeStats(a: PipeStats, b: PipeStats): PipeStats {
 
 const dirsOf = (d: Direction | 'both' | undefined): readonly Direction[] => (d === undefined || d === 'both' ? DIRECTIONS : [d])
 
+const isLabel = (scope: Scope | undefined): scope is { label: string } => typeof scope === 'object' && scope !== null
+
 export class PressureProxy {
   private readonly server: Server
   private readonly random: Random
@@ -93,9 +94,9 @@ export class PressureProxy {
   private readonly closedInfo: ConnectionInfo[] = []
   private closedTotals: Record<Direction, PipeStats> = { up: emptyPipeStats(), down: emptyPipeStats() }
   private readonly counts = { accepted: 0, refused: 0, closed: 0, reset: 0, failed: 0 }
-  private readonly proxyState: ProxyState = {
-    partitioned: { up: false, down: false }, halfOpen: false, refusing: false, stalledUntil: { up: -Infinity, down: -Infinity },
-  }
+  private proxyState: ProxyState = freshState()
+  private readonly labelState = new Map<string, ProxyState>()
+  private readonly classify: ((client: Address) => string | undefined) | undefined
   private current: PressureSettings
   private resolved: ResolvedSettings
   private targetAddr: Address
@@ -106,6 +107,7 @@ export class PressureProxy {
     this.random = init.random ?? Math.random
     this.connectTimeoutMs = init.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS
     this.maxConnections = init.maxConnections ?? DEFAULT_MAX_CONNECTIONS
+    this.classify = init.classify
     this.targetAddr = { ...init.target }
     this.current = applyConfig(settingsOf(init.profile === undefined ? {} : profile(init.profile)), init.config ?? {})
     this.resolved = resolveSettings(this.current)
@@ -167,24 +169,24 @@ export class PressureProxy {
     this.configure(profile(name), { reset: true })
   }
 
-  /** New connections go to `target`; open ones keep theirs. */
+  /** New connections, and those still waiting to dial (held by a partition), go to `target`; open ones keep theirs. */
   retarget(target: Address): void {
     this.targetAddr = { ...target }
   }
 
   partition(opts: DirectionOptions = {}): void {
     const dirs = dirsOf(opts.direction)
-    if (this.forNew(opts.scope)) for (const d of dirs) this.proxyState.partitioned[d] = true
+    for (const st of this.statesFor(opts.scope)) for (const d of dirs) st.partitioned[d] = true
     for (const c of this.targets(opts.scope)) c.partition(dirs)
   }
 
   /** Ends partitions and stalls (and, for new connections, half-open and refusing). */
   heal(opts: ScopeOptions = {}): void {
-    if (this.forNew(opts.scope)) {
-      this.proxyState.partitioned = { up: false, down: false }
-      this.proxyState.stalledUntil = { up: -Infinity, down: -Infinity }
-      this.proxyState.halfOpen = false
-      this.proxyState.refusing = false
+    if (isLabel(opts.scope)) this.labelState.delete(opts.scope.label)
+    else if (this.statesFor(opts.scope).length > 0) {
+      // Healing everything to come heals every label too.
+      this.proxyState = freshState()
+      this.labelState.clear()
     }
     for (const c of this.targets(opts.scope)) {
       c.heal()
@@ -195,15 +197,15 @@ export class PressureProxy {
   /** Freezes delivery for `ms`; bytes keep being accepted (up to the bound) and flow after. */
   stall(ms: number, opts: DirectionOptions = {}): void {
     const dirs = dirsOf(opts.direction)
-    if (this.forNew(opts.scope)) {
-      for (const d of dirs) this.proxyState.stalledUntil[d] = Math.max(this.proxyState.stalledUntil[d], this.clock() + ms)
+    for (const st of this.statesFor(opts.scope)) {
+      for (const d of dirs) st.stalledUntil[d] = Math.max(st.stalledUntil[d], this.clock() + ms)
     }
     for (const c of this.targets(opts.scope)) c.stall(ms, dirs)
   }
 
   /** Connections that accept bytes and never deliver them (nor a FIN, nor a reset). */
   halfOpen(opts: ScopeOptions = {}): void {
-    if (this.forNew(opts.scope)) this.proxyState.halfOpen = true
+    for (const st of this.statesFor(opts.scope)) st.halfOpen = true
     for (const c of this.targets(opts.scope)) c.halfOpen()
   }
 
@@ -214,7 +216,7 @@ export class PressureProxy {
    */
   reset(opts: ScopeOptions = {}): number {
     const scope = opts.scope ?? 'existing'
-    if (this.forNew(scope)) this.proxyState.refusing = true
+    for (const st of this.statesFor(scope)) st.refusing = true
     const targets = this.targets(scope)
     for (const c of targets) c.reset()
     return targets.length
@@ -241,7 +243,7 @@ export class PressureProxy {
       target: this.target,
       connections: { open: this.open.size, ...this.counts },
       totals,
-      state: structuredClone(this.proxyState),
+      state: { ...structuredClone(this.proxyState), labels: Object.fromEntries([...this.labelState].map(([k, v]) => [k, structuredClone(v)])) },
     }
   }
 
@@ -251,8 +253,14 @@ export class PressureProxy {
     await new Promise<void>((resolve) => this.server.close(() => resolve()))
   }
 
-  private forNew(scope: Scope | undefined): boolean {
-    return scope === undefined || scope === 'all' || scope === 'new'
+  /** The state(s) an order changes for connections to come: the proxy's, a label's, or none. */
+  private statesFor(scope: Scope | undefined): ProxyState[] {
+    if (isLabel(scope)) {
+      let st = this.labelState.get(scope.label)
+      if (st === undefined) this.labelState.set(scope.label, st = freshState())
+      return [st]
+    }
+    return scope === undefined || scope === 'all' || scope === 'new' ? [this.proxyState] : []
   }
 
   private targets(scope: Scope | undefined): ProxyConnection[] {
@@ -260,12 +268,15 @@ export class PressureProxy {
       const c = this.open.get(scope)
       return c === undefined ? [] : [c]
     }
+    if (isLabel(scope)) return [...this.open.values()].filter((c) => c.label === scope.label)
     return scope === 'new' ? [] : [...this.open.values()]
   }
 
   private accept(socket: Socket): void {
     socket.on('error', () => {})
-    if (this.proxyState.refusing || this.open.size >= this.maxConnections) {
+    const label = this.labelOf(socket)
+    const s = combine(this.proxyState, label === undefined ? undefined : this.labelState.get(label))
+    if (s.refusing || this.open.size >= this.maxConnections) {
       this.counts.refused++
       socket.resetAndDestroy()
       return
@@ -274,15 +285,15 @@ export class PressureProxy {
     const conn = new ProxyConnection({
       id: this.nextId++,
       client: socket,
-      target: this.targetAddr,
+      target: () => this.targetAddr,
       settings: this.resolved,
       random: this.random,
       clock: this.clock,
       connectTimeoutMs: this.connectTimeoutMs,
+      ...(label !== undefined ? { label } : {}),
       onClose: (c) => this.closed(c),
     })
     this.open.set(conn.id, conn)
-    const s = this.proxyState
     const partitioned = DIRECTIONS.filter((d) => s.partitioned[d])
     conn.partition(partitioned)
     const now = this.clock()
@@ -290,6 +301,16 @@ export class PressureProxy {
     if (s.halfOpen) conn.halfOpen()
     // A partition drops the handshake to the target: dial once it heals.
     if (partitioned.length === 0 || s.halfOpen) conn.dial()
+  }
+
+  private labelOf(socket: Socket): string | undefined {
+    if (this.classify === undefined || socket.remoteAddress === undefined || socket.remotePort === undefined) return undefined
+    try {
+      return this.classify({ host: socket.remoteAddress, port: socket.remotePort })
+    } catch {
+      // A classifier that fails leaves the connection unlabelled; the proxy carries on.
+      return undefined
+    }
   }
 
   private closed(conn: ProxyConnection): void {

@@ -149,6 +149,56 @@ describe('partitions', () => {
     proxy.heal()
     expect(proxy.stats().state.partitioned).toEqual({ up: false, down: false })
   })
+
+  it('partitions the connections of one label, open and to come, and heals them alone', async () => {
+    const target = await startTarget('echo')
+    // Two "clients": the even and the odd source ports.
+    const proxy = await startProxy(target, { classify: (c) => (c.port % 2 === 0 ? 'even' : 'odd') })
+    const socks = await Promise.all(Array.from({ length: 6 }, () => dial(proxy.port)))
+    await until(() => proxy.connections().length === 6 && proxy.connections().every((c) => c.state === 'open'), 'six open connections')
+    const labelOf = (s: import('node:net').Socket): string => (s.localPort! % 2 === 0 ? 'even' : 'odd')
+    expect(proxy.connections().map((c) => c.label).sort()).toEqual(socks.map(labelOf).sort())
+    const victim = labelOf(socks[0]!)
+    proxy.partition({ scope: { label: victim } })
+    for (const c of proxy.connections()) expect(c.up.state).toBe(c.label === victim ? 'partitioned' : 'flowing')
+    expect(proxy.stats().state.labels[victim]!.partitioned).toEqual({ up: true, down: true })
+    expect(proxy.stats().state.partitioned).toEqual({ up: false, down: false })
+    // A new connection of the label is held too (the target is not even dialled); others pass.
+    const fresh = await Promise.all(Array.from({ length: 4 }, () => dial(proxy.port)))
+    await until(() => proxy.connections().length === 10 && proxy.connections().every((c) => c.label === victim || c.state === 'open'), 'ten connections')
+    for (const c of proxy.connections().filter((x) => x.id > 6)) expect(c.state).toBe(c.label === victim ? 'waiting' : 'open')
+    for (const s of [...socks, ...fresh].filter((x) => labelOf(x) !== victim)) await echoes(s, payload(100, 3))
+    const held = [...socks, ...fresh].filter((x) => labelOf(x) === victim)
+    const back = held.map((s) => roundTrip(s, payload(100, 4)))
+    await sleep(50)
+    expect(proxy.stats().totals.up.bytesOut).toBe(proxy.stats().totals.up.bytesIn - 100 * socks.filter((x) => labelOf(x) === victim).length)
+    proxy.heal({ scope: { label: victim } })
+    expect(proxy.stats().state.labels).toEqual({})
+    for (const r of await Promise.all(back)) expect(r.data.equals(payload(100, 4))).toBe(true)
+  })
+
+  it('a connection held by a partition dials the target of the time it heals (retarget meanwhile)', async () => {
+    const first = await startTarget('echo')
+    const second = await startTarget('echo')
+    const proxy = await startProxy(first)
+    proxy.partition({ scope: 'new' })
+    const s = await dial(proxy.port)
+    await until(() => proxy.connections().length === 1, 'the connection to be accepted')
+    proxy.retarget({ host: '127.0.0.1', port: second.port })
+    proxy.heal()
+    await echoes(s, payload(200, 5))
+    expect(first.accepted.length).toBe(0)
+    expect(second.accepted.length).toBe(1)
+    expect(proxy.connections()[0]!.target).toBe(`127.0.0.1:${second.port}`)
+  })
+
+  it('leaves a connection unlabelled when classify throws', async () => {
+    const target = await startTarget('echo')
+    const proxy = await startProxy(target, { classify: () => { throw new Error('no idea') } })
+    const s = await dial(proxy.port)
+    await echoes(s, payload(10))
+    expect(proxy.connections()[0]!.label).toBeUndefined()
+  })
 })
 
 describe('stalls', () => {

@@ -1,0 +1,6 @@
+export { startRelay, TestRelay, defaultCli, type RelayOptions, type RelayState } from './relay-process.js'
+export { startNetwork, TestNetwork, type NetworkOptions, type ViewsOptions } from './network.js'
+export { cleanup } from './cleanup.js'
+export { proxyInitOf, applySpec, type PressureSpec } from './pressure-spec.js'
+export { listeningPorts, ownerOfConnection, parseProcNetTcp, socketInodes, type TcpRow } from './proc-net.js'
+export { PROFILES, profileNames, type PressureConfig, type PressureProxy } from '@herald/pressure'
