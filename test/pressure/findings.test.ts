@@ -13,7 +13,8 @@
  *    healthy member on relay B wait as well, and time out. A client that publishes nothing is
  *    served at once. The pause lasts as long as the link stays full.
  *
- * 2. A tunnel on a slow link gets its own relays to declare each other dead. Two relays with
+ * 2. (Fixed; its test below now checks what should happen.) A tunnel on a slow link got its
+ *    own relays to declare each other dead. Two relays with
  *    1 Mbit/s between them; a client of A writes into a tunnel to a member on B as fast as flow
  *    control allows. The tunnel's window (1 MiB: 8 s at 1 Mbit/s) queues on the one connection
  *    between the relays, ahead of A's pings; B hears nothing from A for seconds, suspects it,
@@ -23,7 +24,7 @@
  *    that path is slow too.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { MemberLostError, type Connection } from '@herald/client'
+import type { Connection } from '@herald/client'
 import { cleanup, startNetwork, type TestNetwork, type TestRelay } from '@herald/testkit'
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms))
@@ -99,11 +100,13 @@ describe('findings: a full link to one relay holds up requests to another', () =
   }, 30_000)
 })
 
-describe('findings: a tunnel filling a 1 Mbit/s link between two relays', () => {
+describe('a tunnel filling a 1 Mbit/s link between two relays (finding 2, fixed)', () => {
   afterAll(cleanup)
 
-  // Should be: the tunnel carries on at the link's pace, and no relay is declared dead.
-  it('FINDING: the receiving relay declares the live sender dead and the tunnel breaks (MemberLostError)', async () => {
+  // Was: the receiving relay heard nothing on the link (its pongs queued behind the tunnel's
+  // data) and declared the live sender dead: MemberLostError within about 5 s. Frames on a
+  // tunnel stream now count as signs of life, as frames on the link always did.
+  it('carries on at the link\'s pace for 20 s; no relay is declared dead', async () => {
     const net = await startNetwork({ relays: 2 })
     const [a, b] = net.relays as [TestRelay, TestRelay]
     await b.register({ cluster: 'bulk', handler: { async handleTunnel(t) { try { for await (const _ of t) { /* read as it comes */ } } catch { /* broken */ } } } })
@@ -115,14 +118,21 @@ describe('findings: a tunnel filling a 1 Mbit/s link between two relays', () => 
     net.pressure({ bandwidth: 125_000 })
     const tun = await (await a.connect()).tunnel('bulk', { timeoutMs: 30_000 })
     const msg = new Uint8Array(64 * 1024)
-    const end = Date.now() + 40_000
-    let outcome: unknown = 'still open after 40 s'
+    const end = Date.now() + 20_000
+    let outcome: unknown = 'open'
+    let sent = 0
     try {
-      while (Date.now() < end) await tun.send(msg, { timeoutMs: 30_000 })
+      while (Date.now() < end) {
+        await tun.send(msg, { timeoutMs: 30_000 })
+        sent++
+      }
     } catch (err) {
       outcome = err
     }
-    expect(outcome).toBeInstanceOf(MemberLostError)
-    expect((await b.status()).counters['deathsDeclared']).toBeGreaterThan(0)
-  }, 90_000)
+    expect(outcome).toBe('open')
+    // More than the window (1 MiB, 16 messages) left: the member read, the tunnel moved.
+    expect(sent).toBeGreaterThan(16)
+    for (const r of [a, b]) expect((await r.status()).counters['deathsDeclared']).toBe(0)
+    await tun.close()
+  }, 60_000)
 })

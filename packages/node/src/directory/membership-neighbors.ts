@@ -77,6 +77,15 @@ export class Neighbor {
     }
   }
 
+  /**
+   * How long an answer may take before its lateness means something: TCP's retransmission
+   * timeout, srtt + 4 x rttvar (-1 before the first answer). On a LAN that is the round trip;
+   * on a lossy WAN it grows with the retransmission stalls the answers have met.
+   */
+  rto(): number {
+    return this.srtt < 0 ? -1 : this.srtt + 4 * this.rttvar
+  }
+
   /** How unlikely it is that the probe out to it is still unanswered (0: none out, or answered by any frame). */
   phi(now: number, scale: number): number {
     if (this.probeSeq === 0 || this.lastHeard >= this.probeSentAt) return 0

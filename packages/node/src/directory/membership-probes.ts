@@ -5,14 +5,14 @@ export interface ProbeHost {
   readonly config: MembershipConfig
   now(): number
   random(): number
-  /** Our health multiplier (1 = healthy) and the largest neighbor round trip (ms). */
-  slowness(): { scale: number; rtt: number }
+  /** Our health multiplier (1 = healthy) and the longest retransmission timeout of a neighbor (ms). */
+  slowness(): { scale: number; rto: number }
   linked(peer: NodeId): boolean
   inView(node: NodeId): boolean
   /** Is `node` our active neighbor with a link (so we can probe it)? */
   watching(node: NodeId): boolean
-  /** Round trip to a neighbor (ms), or -1. */
-  rttTo(node: NodeId): number
+  /** How long a neighbor's answer may take: its retransmission timeout (srtt + 4 rttvar, ms), or -1. */
+  rtoOf(node: NodeId): number
   send(peer: NodeId, msg: ControlMessage): void
   connect(peer: NodeId): void
   /** No longer needed for a probe. */
@@ -148,11 +148,12 @@ export class Suspicions {
   onProbeReq(from: NodeId, node: NodeId, reqSeq: number): void {
     if (!this.host.watching(node)) return
     const seq = this.nextRelay++
-    const rtt = this.host.rttTo(node)
+    const rto = this.host.rtoOf(node)
     const { scale } = this.host.slowness()
-    // Long enough for a lost segment's retransmission on each way (a lossy WAN link): a late
-    // "silent" costs only time; a hasty one can kill a live relay.
-    const wait = Math.max(this.host.config.probeReqMinMs, 4 * Math.max(rtt, 0)) * scale
+    // Long enough for a lost segment's retransmissions on each way (a lossy WAN link, where
+    // the retransmission timeout has grown with the stalls seen): a late "silent" costs only
+    // time; a hasty one can kill a live relay.
+    const wait = Math.max(this.host.config.probeReqMinMs, 4 * Math.max(rto, 0)) * scale
     this.relayed.set(seq, { requester: from, node, reqSeq, deadline: this.host.now() + wait })
     this.host.send(node, { t: 'probe', seq })
   }
@@ -174,10 +175,14 @@ export class Suspicions {
   // ---- time -------------------------------------------------------------------------
 
   /** Lifeguard: the fewer independent confirmations, the longer the wait before a verdict. */
-  timeout(s: Suspicion): number {
-    const { scale, rtt } = this.host.slowness()
+  timeout(node: NodeId, s: Suspicion): number {
+    const slow = this.host.slowness()
     const c = this.host.config
-    const min = (s.strong ? c.suspicionMinStrongMs : c.suspicionMinWeakMs) * scale + 4 * rtt
+    // Four of the suspect's retransmission timeouts on top (the longest neighbor's if we never
+    // timed it): on a LAN a few ms; on a lossy WAN the seconds a TCP stream can stand still
+    // while a segment is retransmitted, twice, without anything being wrong with the relay.
+    const own = this.host.rtoOf(node)
+    const min = (s.strong ? c.suspicionMinStrongMs : c.suspicionMinWeakMs) * slow.scale + 4 * (own >= 0 ? own : slow.rto)
     if (s.strong) return min
     const k = s.asked.size
     const got = s.silent.size
@@ -194,7 +199,7 @@ export class Suspicions {
     }
     for (const [node, s] of this.mine) {
       if (!this.host.inView(node)) this.end(node, false)
-      else if (now - s.start >= this.timeout(s)) {
+      else if (now - s.start >= this.timeout(node, s)) {
         this.end(node, false)
         this.host.declareDead(node)
       }

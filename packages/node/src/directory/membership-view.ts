@@ -88,14 +88,16 @@ export class MembershipView {
     return this.neighbors.get(node)?.state === 'active' && this.links.has(node)
   }
 
-  rttTo(node: NodeId): number {
-    return this.neighbors.get(node)?.srtt ?? -1
+  /** How long an answer from `node` may take (its retransmission timeout, ms), or -1. */
+  rtoOf(node: NodeId): number {
+    return this.neighbors.get(node)?.rto() ?? -1
   }
 
-  maxRtt(): number {
-    let rtt = 0
-    for (const n of this.neighbors.values()) if (n.srtt > rtt) rtt = n.srtt
-    return rtt
+  /** The longest retransmission timeout among our neighbors (ms). */
+  maxRto(): number {
+    let rto = 0
+    for (const n of this.neighbors.values()) rto = Math.max(rto, n.rto())
+    return rto
   }
 
   randomActive(): NodeId | undefined {
@@ -414,9 +416,11 @@ export class MembershipView {
     if (active === 0 && now >= this.nextAloneTry) {
       this.nextAloneTry = now + this.cfg.aloneRetryMs
       env.discover?.()
-      const contact = this.pickContact(now)
-      if (contact !== undefined) this.connect(contact)
-      if (contact !== undefined || this.neighbors.size > 0) return
+      // Every usable contact at once (up to the degree): one that hangs or belongs to another
+      // network must not keep us from those that would answer.
+      const contacts = this.pickContacts(now, this.cfg.targetDegree - this.neighbors.size - this.connecting.size)
+      for (const c of contacts) this.connect(c)
+      if (contacts.length > 0 || this.neighbors.size > 0) return
     }
     const pick = this.host.store.randomNode(env.random, (node, inView) =>
       inView && node !== this.host.self && !this.neighbors.has(node) && !this.connecting.has(node) && (this.refused.get(node) ?? 0) <= now)
@@ -425,16 +429,23 @@ export class MembershipView {
     else this.connect(pick)
   }
 
-  /** Alone: a contact, or any relay we know of (those we lost sight of included). */
-  private pickContact(now: number): NodeId | undefined {
+  /** Alone: the contacts not being dialled, or else any relay we know of (those we lost sight of included). */
+  private pickContacts(now: number, max: number): NodeId[] {
     const env = this.host.env
+    if (max <= 0) return []
     const fromContacts = [...this.contacts.keys()].filter((c) => !this.connecting.has(c) && !this.links.has(c))
+    if (fromContacts.length > 0) {
+      for (let i = fromContacts.length - 1; i > 0; i--) {
+        const j = Math.floor(env.random() * (i + 1))
+        const t = fromContacts[i]!
+        fromContacts[i] = fromContacts[j]!
+        fromContacts[j] = t
+      }
+      return fromContacts.slice(0, max)
+    }
     const fromStore = this.host.store.randomNode(env.random, (node) =>
       node !== this.host.self && !this.connecting.has(node) && !this.links.has(node) && (this.refused.get(node) ?? 0) <= now)
-    if (fromContacts.length > 0 && (fromStore === undefined || env.random() < 0.5)) {
-      return fromContacts[Math.floor(env.random() * fromContacts.length)]
-    }
-    return fromStore
+    return fromStore === undefined ? [] : [fromStore]
   }
 
   /** For the simulator's converged start: these are neighbors with open links already. */

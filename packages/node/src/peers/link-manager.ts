@@ -336,15 +336,22 @@ export class LinkManager {
         else this.tunnels.set(peer, n)
         sink.detach(t, why)
       },
-      openTunnel: (t, f) => sink.openTunnel(t, f),
-      tunnelAccept: (t, id, allowance) => sink.tunnelAccept(t, id, allowance),
-      tunnelData: (t, id, payload) => sink.tunnelData(t, id, payload),
-      tunnelAllowance: (t, id, bytes) => sink.tunnelAllowance(t, id, bytes),
+      // A frame on a tunnel stream is a sign of life as good as one on the link: a tunnel
+      // filling a slow path delays the relay's pongs behind its data, and that silence on the
+      // link is not evidence while its tunnel keeps delivering.
+      openTunnel: (t, f) => { this.heard(peer); sink.openTunnel(t, f) },
+      tunnelAccept: (t, id, allowance) => { this.heard(peer); sink.tunnelAccept(t, id, allowance) },
+      tunnelData: (t, id, payload) => { this.heard(peer); sink.tunnelData(t, id, payload) },
+      tunnelAllowance: (t, id, bytes) => { this.heard(peer); sink.tunnelAllowance(t, id, bytes) },
       tunnelClose: (t, id, code, reason) => sink.tunnelClose(t, id, code, reason),
     }
     const t = new TunnelStream({ stream, sink: counted, maxFrameBytes: this.init.maxFrameBytes, stallMs: l.tunnelStreamStallMs, clock: this.init.clock })
     counted.attach(t)
     return t
+  }
+
+  private heard(peer: string): void {
+    if (this.links.has(peer)) this.sinks?.control.heard(peer)
   }
 
   private adopt(stream: ByteStream, inbound: boolean): void {
