@@ -8,7 +8,7 @@ import { ROOT, spawnNode, type Proc } from '../test/harness.js'
 import { onJsonLines } from './lines.js'
 import { cpuSecondsOf } from './proc-stats.js'
 
-const TSX = ['--import', 'tsx']
+export const TSX = ['--import', 'tsx']
 
 /** Starts bench/workers/<script> under tsx. */
 export function worker(script: string, args: string[]): Proc {

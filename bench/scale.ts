@@ -21,8 +21,8 @@ import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { connect, register } from '@herald/client'
-import { ROOT, killAll, type Proc } from '../test/harness.js'
-import { worker } from './driver.js'
+import { RELAY_NODE_FLAGS, ROOT, killAll, spawnNode, type Proc } from '../test/harness.js'
+import { TSX } from './driver.js'
 import { onJsonLines } from './lines.js'
 import { cpuSecondsOf } from './proc-stats.js'
 import { chart } from './svg.js'
@@ -37,7 +37,9 @@ class RelayProcess {
   private readonly backlog = new Map<string, Msg[]>()
 
   constructor(readonly count: number, bootstrap: string | undefined, network = 'bench-scale') {
-    this.proc = worker('relays.ts', ['--count', String(count), '--network', network, ...(bootstrap !== undefined ? ['--bootstrap', bootstrap] : [])])
+    // Relays run as the herald launcher runs them (a 2 MiB young generation: RELAY_NODE_FLAGS).
+    this.proc = spawnNode(join(ROOT, 'bench/workers/relays.ts'), ['--count', String(count), '--network', network, ...(bootstrap !== undefined ? ['--bootstrap', bootstrap] : [])],
+      { nodeArgs: [...RELAY_NODE_FLAGS, ...TSX] })
     onJsonLines(this.proc, (m) => {
       const ev = String(m['event'])
       if (ev === 'ready') this.ready.push(m as unknown as RelayProcess['ready'][number])
