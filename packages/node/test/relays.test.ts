@@ -71,6 +71,19 @@ describe('relays in memory: the directory', () => {
     expect(x.relays[2]!.status().counters['refutations']).toBeGreaterThan(0)
   })
 
+  it('two relays: silence with nobody else to ask waits longest (4 s of it is not death); a relay silent for good is declared dead all the same', async () => {
+    const x = await mesh(2)
+    const [a, b] = x.relays.map((r) => r.nodeId) as [string, string]
+    x.net.stall(b, a, true)
+    await x.run(4000)
+    expect(inView(x.relays[0]!, x.relays[1]!)).toBe(true)
+    x.net.stall(b, a, false)
+    await x.runUntil(() => !x.relays[0]!.status().peers.some((p) => p.suspected), 'the suspicion to clear', 3000)
+    expect(x.relays[0]!.status().counters['deathsDeclared'] ?? 0).toBe(0)
+    x.net.stall(b, a, true)
+    await x.runUntil(() => !inView(x.relays[0]!, x.relays[1]!), 'relay 2 to leave relay 1\'s view', 20_000)
+  })
+
   it('a connection that drops is linked again (the neighbor that lost it reopens it at once)', async () => {
     const x = await mesh(2)
     x.net.disconnect(x.relays[0]!.nodeId, x.relays[1]!.nodeId)

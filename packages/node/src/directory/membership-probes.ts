@@ -11,6 +11,8 @@ export interface ProbeHost {
   inView(node: NodeId): boolean
   /** Is `node` our active neighbor with a link (so we can probe it)? */
   watching(node: NodeId): boolean
+  /** How many active neighbors we have. */
+  neighborCount(): number
   /** How long a neighbor's answer may take: its retransmission timeout (srtt + 4 rttvar, ms), or -1. */
   rtoOf(node: NodeId): number
   send(peer: NodeId, msg: ControlMessage): void
@@ -27,6 +29,8 @@ interface Suspicion {
   readonly start: number
   /** The connection was lost and could not be reopened (versus: silence). */
   readonly strong: boolean
+  /** Nobody else to ask: the suspect is our only neighbor and we know none of its others (two relays). */
+  readonly lone: boolean
   /** Neighbors of the suspect asked to probe it, and those that got no answer either. */
   readonly asked: Set<NodeId>
   readonly silent: Set<NodeId>
@@ -76,10 +80,11 @@ export class Suspicions {
   /** Start suspecting `node`; `probers` are its other neighbors (who can check it for us). */
   suspect(node: NodeId, strong: boolean, probers: readonly NodeId[], self: NodeId): void {
     if (this.mine.has(node) || !this.host.inView(node)) return
-    const s: Suspicion = { id: this.nextId++, start: this.host.now(), strong, asked: new Set(), silent: new Set() }
+    const pool = probers.filter((p) => p !== self && p !== node && this.host.inView(p))
+    const lone = pool.length === 0 && this.host.neighborCount() <= 1
+    const s: Suspicion = { id: this.nextId++, start: this.host.now(), strong, lone, asked: new Set(), silent: new Set() }
     this.mine.set(node, s)
     this.raised++
-    const pool = probers.filter((p) => p !== self && p !== node && this.host.inView(p))
     const k = Math.min(this.host.config.indirectProbes, pool.length)
     for (let j = 0; j < k; j++) {
       const pick = pool.splice(Math.floor(this.host.random() * pool.length), 1)[0]!
@@ -186,8 +191,12 @@ export class Suspicions {
     if (s.strong) return min
     const k = s.asked.size
     const got = s.silent.size
-    if (k === 0 || got >= k) return min
     const max = min * c.suspicionMaxMultiplier
+    // Nobody at all to ask (two relays): only our own silence speaks, and a lone suspicion
+    // waits longest. (With other neighbors but none of the suspect's known, as when its list
+    // has not reached us yet, the shortest wait stands, as before.)
+    if (k === 0) return s.lone ? max : min
+    if (got >= k) return min
     return Math.max(min, max - ((max - min) * Math.log(got + 1)) / Math.log(k + 1))
   }
 

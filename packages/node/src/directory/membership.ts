@@ -112,6 +112,7 @@ export class Membership {
       inView: (node) => this.store.inView(node),
       watching: (node) => this.view.watching(node),
       rtoOf: (node) => this.view.rtoOf(node),
+      neighborCount: () => this.view.activeCount(),
       send: (peer, msg) => this.gossip.send(peer, msg),
       connect: (peer) => this.view.connect(peer),
       release: (peer) => { if (!this.view.holds(peer)) this.env.release(peer) },
