@@ -41,6 +41,8 @@ interface Opening {
   readonly since: number
   readonly pending: Pending
   timer: Timer | undefined
+  /** Dials started again because the connection went away meanwhile. */
+  redials: number
 }
 
 /** Housekeeping runs once a second; "recently used" is counted in these ticks. */
@@ -227,7 +229,7 @@ export class LinkManager {
   private open(peer: string): void {
     if (this.stopped || this.links.has(peer) || this.opening.has(peer) || peer === this.self) return
     this.evictIfFull()
-    const o: Opening = { since: this.init.clock.now(), pending: new Pending(this.init.limits.maxLinkBacklogBytes), timer: undefined }
+    const o: Opening = { since: this.init.clock.now(), pending: new Pending(this.init.limits.maxLinkBacklogBytes), timer: undefined, redials: 0 }
     this.opening.set(peer, o)
     o.timer = this.init.clock.setTimeout(() => {
       if (this.opening.get(peer) === o) this.failOpen(peer, `no link within ${this.init.limits.linkConnectTimeoutMs} ms`)
@@ -314,7 +316,15 @@ export class LinkManager {
 
   private onDisconnect(remote: string): void {
     this.links.get(remote)?.close('disconnected')
-    if (this.opening.has(remote) && !this.streamOpening.has(remote)) this.failOpen(remote, 'the connection closed')
+    const o = this.opening.get(remote)
+    if (o === undefined || this.streamOpening.has(remote)) return
+    // Usually the connection that closed is the old one: a link dropped (its relay killed, say)
+    // and was redialled at once, before libp2p reported the disconnect. Dial once more: a relay
+    // that is gone refuses it, and its neighbors need that strong evidence (a refused dial) to
+    // declare it dead within a second or two, rather than the long wait of a suspicion nobody
+    // can confirm.
+    if (o.redials++ === 0) this.dial(remote, o)
+    else this.failOpen(remote, 'the connection closed')
   }
 
   private inbound(stream: ByteStream, sinks: LinkSinks): void {
