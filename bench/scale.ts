@@ -37,7 +37,7 @@ class RelayProcess {
   private readonly backlog = new Map<string, Msg[]>()
 
   constructor(readonly count: number, bootstrap: string | undefined, network = 'bench-scale') {
-    // Relays run as the herald launcher runs them (a 2 MiB young generation: RELAY_NODE_FLAGS).
+    // Relays run as the herald launcher runs them (a 4 MiB young generation: RELAY_NODE_FLAGS).
     this.proc = spawnNode(join(ROOT, 'bench/workers/relays.ts'), ['--count', String(count), '--network', network, ...(bootstrap !== undefined ? ['--bootstrap', bootstrap] : [])],
       { nodeArgs: [...RELAY_NODE_FLAGS, ...TSX] })
     onJsonLines(this.proc, (m) => {

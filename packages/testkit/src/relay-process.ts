@@ -193,7 +193,7 @@ export async function startRelay(options: RelayOptions = {}): Promise<TestRelay>
     ...(options.args ?? []),
   ]
   // The flag the herald launcher's shebang gives every relay (a 2 MiB young generation).
-  const child = spawn(process.execPath, ['--max-semi-space-size=2', guardJs, options.cli ?? defaultCli(), ...args], {
+  const child = spawn(process.execPath, ['--max-semi-space-size=4', guardJs, options.cli ?? defaultCli(), ...args], {
     env: options.env ?? process.env,
     stdio: ['pipe', 'pipe', 'pipe'],
   })
