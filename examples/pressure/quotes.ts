@@ -8,7 +8,7 @@
  *   serveQuotes({ port, prices })      a member (returns a handle to change prices and stop)
  *   quote(conn, 'ACME', { deadlineMs })  the price, or a TimeoutError once the deadline passed
  */
-import { TimeoutError, register, type Connection, type Service } from '@herald/client'
+import { MemberLostError, NoMembersError, TimeoutError, register, type Connection, type Service } from '@herald/client'
 
 export const CLUSTER = 'quotes'
 
@@ -66,7 +66,10 @@ export async function quote(conn: Connection, symbol: string, opts: { deadlineMs
     try {
       return JSON.parse(decode(await conn.request(CLUSTER, symbol, { timeoutMs: Math.max(1, Math.min(opts.attemptMs ?? 3_000, left)) }))) as Quote
     } catch (err) {
-      if (!(err instanceof TimeoutError) || Date.now() >= end) throw err
+      // Under a headwind a try can time out, find no member yet (the relays are still learning
+      // of it), or lose its relay's link mid-flight: all worth another try within the deadline.
+      const retry = err instanceof TimeoutError || err instanceof NoMembersError || err instanceof MemberLostError
+      if (!retry || Date.now() >= end) throw err
     }
   }
 }
