@@ -353,12 +353,7 @@ export class MembershipView {
         const n = this.neighbors.get(this.probeOrder.pop()!)
         if (n !== undefined && n.state === 'active' && this.links.has(n.peer)) return n
       }
-      const peers = [...this.activePeers(undefined)]
-      for (let i = peers.length - 1; i > 0; i--) {
-        const j = Math.floor(this.host.env.random() * (i + 1))
-        ;[peers[i], peers[j]] = [peers[j]!, peers[i]!]
-      }
-      this.probeOrder = peers
+      this.probeOrder = shuffle([...this.activePeers(undefined)], this.host.env.random)
     }
     return undefined
   }
@@ -434,15 +429,7 @@ export class MembershipView {
     const env = this.host.env
     if (max <= 0) return []
     const fromContacts = [...this.contacts.keys()].filter((c) => !this.connecting.has(c) && !this.links.has(c))
-    if (fromContacts.length > 0) {
-      for (let i = fromContacts.length - 1; i > 0; i--) {
-        const j = Math.floor(env.random() * (i + 1))
-        const t = fromContacts[i]!
-        fromContacts[i] = fromContacts[j]!
-        fromContacts[j] = t
-      }
-      return fromContacts.slice(0, max)
-    }
+    if (fromContacts.length > 0) return shuffle(fromContacts, env.random).slice(0, max)
     const fromStore = this.host.store.randomNode(env.random, (node) =>
       node !== this.host.self && !this.connecting.has(node) && !this.links.has(node) && (this.refused.get(node) ?? 0) <= now)
     return fromStore === undefined ? [] : [fromStore]
@@ -456,4 +443,15 @@ export class MembershipView {
     }
     this.epoch++
   }
+}
+
+/** Fisher-Yates, in place: every order equally likely. */
+function shuffle<T>(items: T[], random: () => number): T[] {
+  for (let i = items.length - 1; i > 0; i--) {
+    const j = Math.floor(random() * (i + 1))
+    const t = items[i]!
+    items[i] = items[j]!
+    items[j] = t
+  }
+  return items
 }
