@@ -41,6 +41,8 @@ interface Relayed {
   readonly requester: NodeId
   readonly node: NodeId
   readonly reqSeq: number
+  /** When the request reached us: a frame heard in that same instant may predate it. */
+  readonly asked: number
   readonly deadline: number
 }
 
@@ -101,8 +103,15 @@ export class Suspicions {
     }
   }
 
-  /** We heard from `node` ourselves: our suspicion was wrong (the link, not the relay). */
+  /**
+   * We heard from `node` ourselves: our suspicion was wrong (the link, not the relay). And a
+   * probe we run for someone else is answered by any frame from the suspect, not only by the
+   * probe's ack: on a lossy link the ack may sit behind a retransmission for seconds while
+   * other frames (sent before it, on other streams) arrive — each says the relay lives, and
+   * only frames sent after the probe request reached us are counted.
+   */
   heard(node: NodeId): void {
+    if (this.relayed.size > 0) this.answerAlive(node)
     const s = this.mine.get(node)
     if (s === undefined || this.host.now() === s.start) return
     this.end(node, true)
@@ -159,7 +168,8 @@ export class Suspicions {
     // the retransmission timeout has grown with the stalls seen): a late "silent" costs only
     // time; a hasty one can kill a live relay.
     const wait = Math.max(this.host.config.probeReqMinMs, 4 * Math.max(rto, 0)) * scale
-    this.relayed.set(seq, { requester: from, node, reqSeq, deadline: this.host.now() + wait })
+    const now = this.host.now()
+    this.relayed.set(seq, { requester: from, node, reqSeq, asked: now, deadline: now + wait })
     this.host.send(node, { t: 'probe', seq })
   }
 
@@ -168,6 +178,16 @@ export class Suspicions {
     if (r === undefined || r.node !== from) return
     this.relayed.delete(seq)
     this.host.send(r.requester, { t: 'probe-reply', node: r.node, seq: r.reqSeq, alive: true })
+  }
+
+  /** Every probe we run of `node` is answered: it lives. */
+  private answerAlive(node: NodeId): void {
+    const now = this.host.now()
+    for (const [seq, r] of this.relayed) {
+      if (r.node !== node || r.asked === now) continue
+      this.relayed.delete(seq)
+      this.host.send(r.requester, { t: 'probe-reply', node, seq: r.reqSeq, alive: true })
+    }
   }
 
   onProbeReply(from: NodeId, node: NodeId, seq: number, alive: boolean): void {
