@@ -12,6 +12,7 @@
  * "measured":N,"seconds":s,"p50":µs,"p90":µs,"p99":µs,"p999":µs,"max":µs,"mean":µs,"errors":N,"firstError":"...",
  * "cpuSeconds":s} (counts are totals including warm-up, except measured; cpuSeconds: measured phase).
  */
+import { writeFileSync } from 'node:fs'
 import { parseArgs } from 'node:util'
 import { cpuNow, emit, wallMs } from '../lines.js'
 import { connectClient, systemOf } from './client.js'
@@ -39,6 +40,9 @@ let replies = 0
 let errors = 0
 let firstError = ''
 const latencies: number[] = [] // µs, measured phase only
+// For a closer look at the tail: BENCH_LATENCY_DUMP=FILE writes "ms-since-start µs" per request (seq mode).
+const dump = process.env['BENCH_LATENCY_DUMP']
+const sentAt: number[] = []
 
 async function one(): Promise<number> {
   const t0 = performance.now()
@@ -71,6 +75,7 @@ if (mode === 'seq') {
   while (wallMs() - startedAt < warmupMs) await one()
   startMeasuring()
   while (measured < count && wallMs() - boundaryAt < measureMs) {
+    if (dump !== undefined) sentAt.push(wallMs() - boundaryAt)
     latencies.push(await one())
     measured++
   }
@@ -101,5 +106,6 @@ const cpuSeconds = cpuNow() - cpuAtBoundary
 clearInterval(progress)
 await client.close()
 
+if (dump !== undefined && dump !== '') writeFileSync(dump, sentAt.map((t, i) => `${t.toFixed(3)} ${latencies[i]!.toFixed(0)}`).join('\n') + '\n')
 emit({ done: true, sent, replies, measured, seconds: (endAt - boundaryAt) / 1000, ...summarize(latencies), errors, firstError, cpuSeconds })
 process.exit(0)

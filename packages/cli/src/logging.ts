@@ -1,5 +1,5 @@
+import { createRequire } from 'node:module'
 import { pino } from 'pino'
-import { build as pinoPretty } from 'pino-pretty'
 import type { Logger, LogLevel } from '@herald/node'
 
 export type LogFormat = 'json' | 'pretty' | 'auto'
@@ -16,6 +16,8 @@ export const LOG_FORMATS: readonly LogFormat[] = ['json', 'pretty', 'auto']
 export function createLogger(opts: { level: LogLevel; format: LogFormat }): Logger {
   const pretty = opts.format === 'pretty' || (opts.format === 'auto' && process.stderr.isTTY === true)
   if (pretty) {
+    // Loaded only for a terminal: a relay under a supervisor (JSON lines) never pays for it.
+    const { build: pinoPretty } = createRequire(import.meta.url)('pino-pretty') as typeof import('pino-pretty')
     const stream = pinoPretty({
       destination: 2, sync: true, colorize: process.stderr.isTTY === true,
       translateTime: 'HH:MM:ss.l', hideObject: true,

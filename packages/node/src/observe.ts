@@ -1,11 +1,9 @@
 import type { Clock } from './clock.js'
-import { NetworkWatch } from './dashboard/network-watch.js'
-import { dashboardRoutes } from './dashboard/routes.js'
-import { SseHub } from './dashboard/sse.js'
-import { listenHttp, type HttpListener, type HttpRoutes } from './http-server.js'
+import type { NetworkWatch } from './dashboard/network-watch.js'
+import type { SseHub } from './dashboard/sse.js'
+import type { HttpListener, HttpRoutes } from './http-server.js'
 import type { Logger } from './log.js'
-import { createRelayMetrics } from './metrics/relay-metrics.js'
-import { metricsRoutes, type Readiness } from './metrics/routes.js'
+import type { Readiness } from './metrics/routes.js'
 import type { RelayParts, RelayStatus } from './status.js'
 
 export interface ObserveInit {
@@ -45,8 +43,16 @@ export class Observability {
     const { metrics, ui } = this.init
     let metricsRoutesSet: HttpRoutes | undefined
     let uiRoutes: HttpRoutes | undefined
-    if (metrics !== undefined) metricsRoutesSet = metricsRoutes(createRelayMetrics({ parts: this.init.parts }), this.init.readiness)
+    if (metrics === undefined && ui === undefined) return
+    // Loaded only when asked for (prom-client, the HTTP server, the dashboard): a relay
+    // without --metrics or --ui does not carry their code.
+    const { listenHttp } = await import('./http-server.js')
+    if (metrics !== undefined) {
+      const [{ createRelayMetrics }, { metricsRoutes }] = await Promise.all([import('./metrics/relay-metrics.js'), import('./metrics/routes.js')])
+      metricsRoutesSet = metricsRoutes(createRelayMetrics({ parts: this.init.parts }), this.init.readiness)
+    }
     if (ui !== undefined) {
+      const [{ NetworkWatch }, { dashboardRoutes }, { SseHub }] = await Promise.all([import('./dashboard/network-watch.js'), import('./dashboard/routes.js'), import('./dashboard/sse.js')])
       const hub = this.hub = new SseHub()
       this.watch = new NetworkWatch({
         network: this.init.network, self: this.init.self, clock: this.init.clock,
