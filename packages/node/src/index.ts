@@ -14,6 +14,8 @@ export type { Endpoint, EndpointKind, ClientEndpoint, Outlet, Ack } from './rout
 export type { RouterCounters } from './routing/state.js'
 export { lineLogger, silentLogger, stderrLogger, isLogLevel, formatLine, type Logger, type LogFields, type LogFn, type LogLevel, type RecentEvent } from './log.js'
 export { HttpListenError, parseHostPort } from './http-server.js'
+// createRelayMetrics (prom-client): import from '@herald/node/metrics', so that a relay without
+// --metrics never loads it.
 export type { RelayMetricsInit } from './metrics/relay-metrics.js'
 export { labelValue, MAX_LABEL_LENGTH } from './metrics/labels.js'
 export { LATENCY_BOUNDS_MS, OTHER_NAME, type ClusterStats, type TopicStats, type RequestOutcomes } from './routing/stats.js'
