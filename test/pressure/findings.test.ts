@@ -68,8 +68,11 @@ describe('findings: a full link to one relay holds up requests to another', () =
         await sleep(20)
       }
       await check()
-      // Nobody was suspected meanwhile: this is the link, not a failure detector's verdict.
-      expect((await a.status()).peers.find((p) => p.nodeId === c.peerId)?.suspected).toBe(false)
+      // Nobody was declared dead meanwhile: this is the link, not a failure detector's verdict.
+      // (A may suspect C for a moment — it hears only C's answers, and its pings are held — and
+      // B's probe of C refutes it; whether a status lands inside that moment is timing.)
+      for (const r of [a, b, c]) expect((await r.status()).counters['deathsDeclared']).toBe(0)
+      expect((await a.status()).peers.some((p) => p.nodeId === c.peerId)).toBe(true)
     } finally {
       net.heal()
     }
