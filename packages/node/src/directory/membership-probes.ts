@@ -176,18 +176,18 @@ export class Suspicions {
   onProbeAck(from: NodeId, seq: number): void {
     const r = this.relayed.get(seq)
     if (r === undefined || r.node !== from) return
-    this.relayed.delete(seq)
-    this.host.send(r.requester, { t: 'probe-reply', node: r.node, seq: r.reqSeq, alive: true })
+    this.answer(seq, r, true)
   }
 
   /** Every probe we run of `node` is answered: it lives. */
   private answerAlive(node: NodeId): void {
     const now = this.host.now()
-    for (const [seq, r] of this.relayed) {
-      if (r.node !== node || r.asked === now) continue
-      this.relayed.delete(seq)
-      this.host.send(r.requester, { t: 'probe-reply', node, seq: r.reqSeq, alive: true })
-    }
+    for (const [seq, r] of this.relayed) if (r.node === node && r.asked !== now) this.answer(seq, r, true)
+  }
+
+  private answer(seq: number, r: Relayed, alive: boolean): void {
+    this.relayed.delete(seq)
+    this.host.send(r.requester, { t: 'probe-reply', node: r.node, seq: r.reqSeq, alive })
   }
 
   onProbeReply(from: NodeId, node: NodeId, seq: number, alive: boolean): void {
@@ -222,9 +222,7 @@ export class Suspicions {
 
   tick(now: number): void {
     for (const [seq, r] of this.relayed) {
-      if (now < r.deadline) continue
-      this.relayed.delete(seq)
-      this.host.send(r.requester, { t: 'probe-reply', node: r.node, seq: r.reqSeq, alive: false })
+      if (now >= r.deadline) this.answer(seq, r, false)
     }
     for (const [node, s] of this.mine) {
       if (!this.host.inView(node)) this.end(node, false)
