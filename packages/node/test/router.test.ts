@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest'
 import { ErrorCode, FrameType, SERVED_TUNNEL_BASE, STREAM_TUNNEL_ID, TUNNEL_MESSAGE_COST, encodeFrame, type Frame } from '@herald/wire'
 import { DEFAULT_LIMITS } from '../src/index.js'
-import type { RemoteNodes } from '../src/directory/remote-index.js'
+import { SENT, type RemoteNodes } from '../src/directory/remote-index.js'
 import { TestClient, TestPeer, bytes, req, text } from './support/endpoints.js'
 import { answerAll, setup } from './support/router.js'
 
@@ -17,8 +17,7 @@ function remoteNodes(clusters: Record<string, Array<{ node: string; members: num
     clusterNodes: (c) => clusters[c] ?? [],
     topicNodes: (t) => topics[t] ?? [],
     send: (node, frame) => { sent.push({ node, frame }); return true },
-    sendDroppable: (node, frame) => { sent.push({ node, frame }); return true },
-    congested: () => false,
+    sendDroppable: (node, frame) => { sent.push({ node, frame }); return SENT },
     whenWritable: (resume) => resume(),
     openTunnel: () => { throw new Error('no tunnels in this test') },
   }

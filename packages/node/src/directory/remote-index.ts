@@ -3,9 +3,12 @@ import type { Clock } from '../clock.js'
 import type { RelayLimits } from '../constants.js'
 import type { Overlay } from '../overlay/overlay.js'
 import type { LinkManager } from '../peers/link-manager.js'
+import type { SendOutcome } from '../peers/peer-link.js'
 import type { TunnelSink } from '../peers/sinks.js'
 import type { TunnelStream } from '../peers/tunnel-stream.js'
 import type { NodeData } from './membership-types.js'
+
+export { SENT, SENT_CONGESTED, DROPPED, type SendOutcome } from '../peers/peer-link.js'
 
 /** Other relays, as the router sees them. */
 export interface RemoteNodes {
@@ -15,10 +18,12 @@ export interface RemoteNodes {
   topicNodes(topic: string): readonly string[]
   /** Sends a frame to a relay (opening a link if needed: the frame waits); false when it cannot. */
   send(node: string, frame: Frame): boolean
-  /** Sends pre-encoded event/broadcast bytes; false when dropped. */
-  sendDroppable(node: string, frame: Uint8Array): boolean
-  /** The link to `node` holds more than it should: publishers should wait (whenWritable). */
-  congested(node: string): boolean
+  /**
+   * Sends pre-encoded event/broadcast bytes: SENT; SENT_CONGESTED when the link to `node` now
+   * holds more than it should (publishers should wait: whenWritable); DROPPED (and congested).
+   * One call per relay per event: the link's backlog is read once.
+   */
+  sendDroppable(node: string, frame: Uint8Array): SendOutcome
   /** Calls `resume` once no link is congested any more (or a link went away). */
   whenWritable(resume: () => void): void
   /** A tunnel stream to `node`, which speaks the tunnel frames to the relay there. */
@@ -150,12 +155,8 @@ export class RemoteIndex implements RemoteNodes {
     return this.init.links.send(node, frame)
   }
 
-  sendDroppable(node: string, frame: Uint8Array): boolean {
+  sendDroppable(node: string, frame: Uint8Array): SendOutcome {
     return this.init.links.sendDroppable(node, frame)
-  }
-
-  congested(node: string): boolean {
-    return this.init.links.congested(node)
   }
 
   whenWritable(resume: () => void): void {

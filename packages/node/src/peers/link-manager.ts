@@ -11,7 +11,7 @@ import type { Clock, Timer } from '../clock.js'
 import type { RelayLimits } from '../constants.js'
 import type { Logger } from '../log.js'
 import type { ByteStream, Overlay } from '../overlay/overlay.js'
-import { PeerLink } from './peer-link.js'
+import { DROPPED, PeerLink, SENT, SENT_CONGESTED, type SendOutcome } from './peer-link.js'
 import { Pending } from './pending.js'
 import type { LinkSinks, TunnelSink } from './sinks.js'
 import { TunnelStream } from './tunnel-stream.js'
@@ -130,25 +130,20 @@ export class LinkManager {
   }
 
   /** Sends pre-encoded event/broadcast bytes; false when dropped. */
-  sendDroppable(peer: string, frame: Uint8Array): boolean {
+  sendDroppable(peer: string, frame: Uint8Array): SendOutcome {
     const l = this.links.get(peer)
     if (l !== undefined) {
       l.lastUsed = this.tick
       return l.sendDroppable(frame)
     }
-    return this.queue(peer, frame.slice())
+    if (!this.queue(peer, frame.slice())) return DROPPED
+    return (this.opening.get(peer)?.pending.bytes ?? 0) > this.init.limits.linkHighWaterBytes ? SENT_CONGESTED : SENT
   }
 
   private queue(peer: string, bytes: Uint8Array): boolean {
     if (this.stopped || peer === this.self) return false
     this.open(peer)
     return this.opening.get(peer)?.pending.push(bytes) ?? false
-  }
-
-  congested(peer: string): boolean {
-    const l = this.links.get(peer)
-    if (l !== undefined) return l.congested
-    return (this.opening.get(peer)?.pending.bytes ?? 0) > this.init.limits.linkHighWaterBytes
   }
 
   /** Calls `resume` once no link is congested any more (or a congested link went away). */

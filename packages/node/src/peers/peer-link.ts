@@ -3,6 +3,12 @@ import type { ByteStream } from '../overlay/overlay.js'
 import type { Logger } from '../log.js'
 import { StreamSink } from './stream-sink.js'
 
+/** What became of a droppable frame (an event or broadcast for another relay). */
+export const SENT = 0
+export const SENT_CONGESTED = 1
+export const DROPPED = 2
+export type SendOutcome = typeof SENT | typeof SENT_CONGESTED | typeof DROPPED
+
 export interface PeerLinkEvents {
   /** The other relay said a valid PEER_HELLO: frames flow from now on. */
   ready(link: PeerLink): void
@@ -115,15 +121,21 @@ export class PeerLink {
     this.channel.send(frame)
   }
 
-  /** Pre-encoded frame bytes (fan-out of one event to many relays). Returns false when dropped. */
-  sendDroppable(frame: Uint8Array): boolean {
-    if (this.isClosed) return false
-    if (this.pending > this.init.maxBacklogBytes) {
+  /**
+   * Pre-encoded frame bytes (fan-out of one event to many relays): dropped past the backlog
+   * limit; congested once the backlog (read once, before the frame joins it) passes the
+   * high-water mark. A publisher paused on a stale "congested" is resumed at once by
+   * whenWritable, which reads every link afresh.
+   */
+  sendDroppable(frame: Uint8Array): SendOutcome {
+    if (this.isClosed) return DROPPED
+    const pending = this.pending
+    if (pending > this.init.maxBacklogBytes) {
       this.dropped++
-      return false
+      return DROPPED
     }
     this.channel.sendRaw(frame)
-    return true
+    return pending + frame.length > this.init.highWaterBytes ? SENT_CONGESTED : SENT
   }
 
   /** Pre-encoded frames that must not be dropped (what waited while the link was opened). */

@@ -1,4 +1,4 @@
-import type { RemoteNodes } from '../directory/remote-index.js'
+import { DROPPED, SENT, type RemoteNodes } from '../directory/remote-index.js'
 import type { RouterCounters } from './state.js'
 
 /**
@@ -9,8 +9,9 @@ export function sendToRelays(remote: RemoteNodes, nodes: readonly string[], fram
   let congested = false
   for (let i = 0; i < nodes.length; i++) {
     const node = nodes[i] as string
-    if (!remote.sendDroppable(node, frame)) counters.dropped++
-    if (remote.congested(node)) congested = true
+    const outcome = remote.sendDroppable(node, frame)
+    if (outcome === DROPPED) counters.dropped++
+    if (outcome !== SENT) congested = true
   }
   return congested
 }
