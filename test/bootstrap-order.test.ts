@@ -1,13 +1,33 @@
 // Start order must not matter: a relay started before the relay it bootstraps from joins
 // once that relay comes up (the bootstrap address is redialled, not dialled once at start).
 import { afterAll, describe, expect, it } from 'vitest'
-import { mkdtempSync, rmSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { connect } from '@herald/client'
 import { killAll, startRelay, until } from './harness.js'
 
 const dir = mkdtempSync(join(tmpdir(), 'herald-boot-order-'))
+
+/**
+ * A free port below the kernel's ephemeral range. A is stopped and restarted on the same
+ * port; a port from port 0 is ephemeral, and while A is down any outgoing connection on the
+ * machine may be given it (CI once failed so: EADDRINUSE on A's restart). Nothing here binds
+ * below that range except by asking for a port, so this one stays free.
+ */
+async function portBelowEphemeral(): Promise<number> {
+  const low = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0] ?? 32768)
+  for (;;) {
+    const port = 10_000 + Math.floor(Math.random() * Math.max(1, low - 10_000))
+    const free = await new Promise<boolean>((resolve) => {
+      const srv = createServer()
+      srv.once('error', () => resolve(false))
+      srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)))
+    })
+    if (free) return port
+  }
+}
 
 afterAll(async () => {
   await killAll()
@@ -17,9 +37,9 @@ afterAll(async () => {
 describe('bootstrap start order', () => {
   it('a relay whose bootstrap relay is down at start joins it once it is up', async () => {
     // Learn A's identity and overlay address, then stop A.
-    let a = await startRelay(['--data-dir', dir])
-    const addr = a.addrs.find((x) => x.startsWith('/ip4/127.0.0.1/tcp/'))!
-    const port = addr.split('/')[4]!
+    const port = await portBelowEphemeral()
+    let a = await startRelay(['--data-dir', dir, '--listen', `/ip4/127.0.0.1/tcp/${port}`])
+    const addr = a.addrs.find((x) => x.startsWith(`/ip4/127.0.0.1/tcp/${port}/`))!
     a.kill('SIGKILL')
     await a.exited
 
