@@ -17,3 +17,5 @@ if (!existsSync(join(root, marker)) || mtime('package-lock.json') > mtime(marker
   run(existsSync(join(root, 'package-lock.json')) ? 'npm ci --no-audit --no-fund' : 'npm install --no-audit --no-fund')
 }
 run('npx --no-install tsc -b')
+// The herald command runs from a bundle of dist/ (scripts/bundle.mjs, about a second).
+execSync('node scripts/bundle.mjs', { cwd: root, stdio: ['ignore', 'inherit', 'inherit'], env: { ...process.env, HERALD_BUNDLE_QUIET: '1' } })

@@ -1,11 +1,15 @@
 import { readFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
+import { pathToFileURL } from 'node:url'
 import { plain, type HttpRoutes } from '../http-server.js'
 import type { NetworkWatch } from './network-watch.js'
 import type { SseHub } from './sse.js'
 
-/** The pages, from the package (packages/node/dashboard/, beside dist/ and src/). */
-const ASSETS = new URL('../../dashboard/', import.meta.url)
+/**
+ * The pages, from the package (packages/node/dashboard/, beside dist/ and src/), found through
+ * the package's name: this module also runs from the herald command's bundle, elsewhere.
+ */
+const ASSETS = new URL('dashboard/', pathToFileURL(createRequire(import.meta.url).resolve('@herald/node/package.json')))
 
 interface Asset {
   type: string
