@@ -55,6 +55,9 @@ ${Object.values(WORKLOADS).map((w) => `  ${w.name.padEnd(10)} ${w.description}`)
   --cpu-prof        profile Herald relays (node --cpu-prof) into bench/results/profiles/
   --no-save         do not write bench/results/
 
+environment: BENCH_RELAY_NODE_ARGS="--flag ..." adds node flags to every Herald relay (for
+experiments, e.g. GC settings; the relays' own flags come first).
+
 exit codes: 0 done (a full run also exits 0 with failed checks: they are in the tables),
 1 a smoke check failed or the driver failed, 2 usage error`
 
@@ -103,6 +106,7 @@ async function main(argv: string[]): Promise<number> {
   const rate = numFlag(values.rate, 'rate', 1, false) ?? dflt.rate
   const streamRate = numFlag(values['stream-rate'], 'stream-rate', 1, false) ?? dflt.streamRate
   const profileDir = join(RESULTS, 'profiles')
+  const relayFlags = (process.env['BENCH_RELAY_NODE_ARGS'] ?? '').split(/\s+/).filter((f) => f !== '')
   if (values['cpu-prof'] === true) mkdirSync(profileDir, { recursive: true })
   const natsBin = values['no-nats'] === true ? undefined : natsServerPath()
   if (natsBin === undefined && values['no-nats'] !== true) {
@@ -121,7 +125,7 @@ async function main(argv: string[]): Promise<number> {
       const base: Omit<RunOptions, 'label'> = {
         smoke, warmupMs: warmup * 1000, seconds, rate, streamRate,
         ...(messages !== undefined ? { messages } : {}), ...(requests !== undefined ? { requests } : {}),
-        relayNodeArgs: values['cpu-prof'] === true ? ['--cpu-prof', '--cpu-prof-dir', profileDir] : [],
+        relayNodeArgs: [...(values['cpu-prof'] === true ? ['--cpu-prof', '--cpu-prof-dir', profileDir] : []), ...relayFlags],
         progress: (line) => console.error(line),
       }
       const rr: RowResult = { workload: w.name, row, params: row.params({ ...base, label: '' }), systems: {} }

@@ -40,7 +40,8 @@ let replies = 0
 let errors = 0
 let firstError = ''
 const latencies: number[] = [] // µs, measured phase only
-// For a closer look at the tail: BENCH_LATENCY_DUMP=FILE writes "ms-since-start µs" per request (seq mode).
+// For a closer look at the tail: BENCH_LATENCY_DUMP=FILE writes "send-time µs" per request (seq
+// mode; send time in epoch ms, performance.timeOrigin + now(), to line up with other processes).
 const dump = process.env['BENCH_LATENCY_DUMP']
 const sentAt: number[] = []
 
@@ -75,7 +76,7 @@ if (mode === 'seq') {
   while (wallMs() - startedAt < warmupMs) await one()
   startMeasuring()
   while (measured < count && wallMs() - boundaryAt < measureMs) {
-    if (dump !== undefined) sentAt.push(wallMs() - boundaryAt)
+    if (dump !== undefined) sentAt.push(wallMs())
     latencies.push(await one())
     measured++
   }
@@ -106,6 +107,6 @@ const cpuSeconds = cpuNow() - cpuAtBoundary
 clearInterval(progress)
 await client.close()
 
-if (dump !== undefined && dump !== '') writeFileSync(dump, sentAt.map((t, i) => `${t.toFixed(3)} ${latencies[i]!.toFixed(0)}`).join('\n') + '\n')
+if (dump !== undefined && dump !== '' && mode === 'seq') writeFileSync(dump, sentAt.map((t, i) => `${t.toFixed(3)} ${latencies[i]!.toFixed(0)}`).join('\n') + '\n')
 emit({ done: true, sent, replies, measured, seconds: (endAt - boundaryAt) / 1000, ...summarize(latencies), errors, firstError, cpuSeconds })
 process.exit(0)
