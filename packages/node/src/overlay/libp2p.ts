@@ -126,12 +126,9 @@ export class Libp2pOverlay implements Overlay {
       addresses: { listen: this.init.listen, ...(this.init.announce !== undefined ? { announce: this.init.announce } : {}) },
       transports: [tcp()],
       connectionEncrypters: [noise({ prologueBytes: noisePrologue(this.init.network, this.init.networkKey) })],
-      // yamux's own default window (256 KiB, doubling up to 16 MiB while half a window is
-      // consumed within 4 round trips: long, fast links): a larger initial window (4 MiB) let
-      // megabytes of a pub/sub stream be in flight ahead of a request or a probe on a loaded LAN
-      // link, for no throughput gain. Window updates go once per half window (patch 3 in
-      // libp2p-patches.ts); unpatched, yamux sent one per frame and, judging growth per frame,
-      // doubled a busy stream's window to 16 MiB on any link.
+      // yamux's own default window (256 KiB, growing to 16 MiB on links whose round trip it
+      // measures as long): a larger initial window (4 MiB) let megabytes of a pub/sub stream be
+      // in flight ahead of a request or a probe on a loaded LAN link, for no throughput gain.
       streamMuxers: [yamux({ streamOptions: { initialStreamWindowSize: 256 << 10, maxStreamWindowSize: 16 << 20 } })],
       peerDiscovery,
       ...(connectionProtector !== undefined ? { connectionProtector } : {}),
