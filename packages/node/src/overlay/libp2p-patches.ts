@@ -1,5 +1,5 @@
 /**
- * Three small, guarded fixes to libp2p's per-message costs, applied at run time to the
+ * Two small, guarded fixes to libp2p's per-message costs, applied at run time to the
  * prototypes of classes the relay uses (in the spirit of the xsalsa20 work-around in
  * libp2p-v3-notes.md). Found profiling a request/reply across two relays: before them, a
  * sequential request cost each relay ~600 µs of CPU and p99 was 12 ms; see docs/performance.md.
@@ -16,17 +16,8 @@
  *    lengths throws a RangeError (caught: "need more bytes"); building that error's stack was
  *    12% of a relay's CPU on a request/reply path. An empty buffer now reads as "length 0",
  *    which the decoder's own loop takes as "need more bytes" without the throw.
- * 3. One window update per half window, not per frame. @libp2p/yamux answers every data frame
- *    it receives with a WINDOW_UPDATE frame, so each request and each reply crossing a link
- *    was followed by a second Noise message the other way: a second writev on the receiver and
- *    a wake-up of the sender just to read 12 bytes (strace of a relay under sequential
- *    requests: 2 writevs per request where 1 carries it). go-yamux and rust-yamux send an update
- *    only once half the window has been consumed (hashicorp's spec leaves it to the receiver);
- *    the patch does the same for established streams. A sender is never left waiting: it
- *    blocks only when its window is spent, and then more than half of it has been consumed.
  */
 import { LengthPrefixedDecoder } from '@libp2p/utils'
-import { StreamState, YamuxStream } from '@libp2p/yamux/stream'
 
 interface CorkableSocket {
   cork(): void
@@ -81,29 +72,5 @@ export function quietLengthDecoding(): boolean {
     return decode.call(this, buf)
   }
   proto.__heraldPatched = true
-  return true
-}
-
-interface YamuxStreamShape {
-  state: number
-  recvWindow: number
-  recvWindowCapacity: number
-  sendWindowUpdate(): void
-  __heraldHalfWindow?: boolean
-}
-
-/** Patch 3 (once per process). */
-export function halfWindowUpdates(): boolean {
-  const proto = YamuxStream.prototype as unknown as YamuxStreamShape
-  if (typeof proto.sendWindowUpdate !== 'function' || typeof StreamState.Established !== 'number') return false
-  if (proto.__heraldHalfWindow === true) return true
-  const sendWindowUpdate = proto.sendWindowUpdate
-  proto.sendWindowUpdate = function (this: YamuxStreamShape): void {
-    // Other states send flags (SYN, ACK) or pause updates: the original decides.
-    if (this.state === StreamState.Established && typeof this.recvWindow === 'number' &&
-      this.recvWindow - this.recvWindowCapacity < this.recvWindow / 2) return
-    sendWindowUpdate.call(this)
-  }
-  proto.__heraldHalfWindow = true
   return true
 }

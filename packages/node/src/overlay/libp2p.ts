@@ -15,7 +15,7 @@ import { sha256 } from 'multiformats/hashes/sha2'
 import { mdnsServiceTag, overlayProtocolId } from '@herald/wire'
 import { noisePrologue } from './network-key.js'
 import { Libp2pByteStream } from './libp2p-stream.js'
-import { corkTcpWrites, halfWindowUpdates, quietLengthDecoding } from './libp2p-patches.js'
+import { corkTcpWrites, quietLengthDecoding } from './libp2p-patches.js'
 import { toError, type ByteStream, type Overlay, type OverlayEvents, type Provider, type StreamKind } from './overlay.js'
 
 export interface Libp2pOverlayInit {
@@ -92,7 +92,6 @@ export class Libp2pOverlay implements Overlay {
 
   async start(events: OverlayEvents): Promise<void> {
     quietLengthDecoding()
-    halfWindowUpdates()
     // Optional parts are loaded only when used: each module costs resident memory.
     const peerDiscovery = []
     if (this.init.mdns) {
