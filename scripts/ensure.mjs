@@ -8,7 +8,7 @@ import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..')
-const run = (cmd) => execSync(cmd, { cwd: root, stdio: ['ignore', 'inherit', 'inherit'] })
+const run = (cmd, env = process.env) => execSync(cmd, { cwd: root, stdio: ['ignore', 'inherit', 'inherit'], env })
 const mtime = (p) => (existsSync(join(root, p)) ? statSync(join(root, p)).mtimeMs : 0)
 
 const marker = 'node_modules/.package-lock.json'
@@ -18,4 +18,4 @@ if (!existsSync(join(root, marker)) || mtime('package-lock.json') > mtime(marker
 }
 run('npx --no-install tsc -b')
 // The herald command runs from a bundle of dist/ (scripts/bundle.mjs, about a second).
-execSync('node scripts/bundle.mjs', { cwd: root, stdio: ['ignore', 'inherit', 'inherit'], env: { ...process.env, HERALD_BUNDLE_QUIET: '1' } })
+run('node scripts/bundle.mjs', { ...process.env, HERALD_BUNDLE_QUIET: '1' })
