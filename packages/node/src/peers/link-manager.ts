@@ -339,6 +339,7 @@ export class LinkManager {
         const n = (this.tunnels.get(peer) ?? 1) - 1
         if (n <= 0) this.tunnels.delete(peer)
         else this.tunnels.set(peer, n)
+        if (why !== 'tunnel closed') this.init.log.debug({ event: 'tunnel.stream_lost', peer, reason: why }, `a tunnel stream to ${peer} ended without a close: ${why}`)
         sink.detach(t, why)
       },
       // A frame on a tunnel stream is a sign of life as good as one on the link: a tunnel
@@ -350,7 +351,8 @@ export class LinkManager {
       tunnelAllowance: (t, id, bytes) => { this.heard(peer); sink.tunnelAllowance(t, id, bytes) },
       tunnelClose: (t, id, code, reason) => sink.tunnelClose(t, id, code, reason),
     }
-    const t = new TunnelStream({ stream, sink: counted, maxFrameBytes: this.init.maxFrameBytes, stallMs: l.tunnelStreamStallMs, clock: this.init.clock })
+    const t = new TunnelStream({ stream, sink: counted, maxFrameBytes: this.init.maxFrameBytes, stallMs: l.tunnelStreamStallMs,
+      linkBytesIn: () => this.links.get(peer)?.bytesIn ?? -1, clock: this.init.clock, log: this.init.log })
     counted.attach(t)
     return t
   }
