@@ -26,8 +26,8 @@
  *    than 5 ms staler than unpatched — nothing on a path whose round trip is longer — so flow
  *    control behaves as before under pressure. (Updates once per half or quarter window, as
  *    go-yamux and rust-yamux do, held a sender's window dry for as long as the receiver took to
- *    consume a quarter of it: under 1 Mbit/s + 10% loss, tunnel streams stalled mid-frame and
- *    probes waited; see docs/performance.md.)
+ *    consume a quarter of it: under 1 Mbit/s + 10% loss, tunnel streams stalled mid-frame while
+ *    the link on the same connection delivered; see docs/performance.md.)
  */
 import { LengthPrefixedDecoder } from '@libp2p/utils'
 import { StreamState, YamuxStream } from '@libp2p/yamux/stream'
