@@ -8,7 +8,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest'
 import { multiaddrConnectionPair } from '@libp2p/utils'
 import { yamux } from '@libp2p/yamux'
 import type { Stream } from '@libp2p/interface'
-import { WINDOW_UPDATE_DELAY_MS, coalescedWindowUpdates } from '../src/overlay/libp2p-patches.js'
+import { WINDOW_UPDATE_DELAY_MS, coalescedWindowUpdates, flushWindowUpdate, type YamuxStreamShape } from '../src/overlay/libp2p-patches.js'
 
 const WINDOW_UPDATE = 1 // yamux frame type
 
@@ -20,7 +20,7 @@ interface Windows {
   sendWindowCapacity: number
 }
 
-async function pair(): Promise<{ client: Stream; server: () => Stream; received: () => number; updates: () => number; arrived: (bytes: number) => Promise<void>; close: () => Promise<void> }> {
+async function pair(): Promise<{ client: Stream; server: () => Stream; received: () => number; updates: () => number; arrived: (bytes: number) => Promise<void>; close: () => Promise<void>; hangUp: () => Promise<void> }> {
   const [outbound, inbound] = multiaddrConnectionPair()
   const clientMuxer = yamux()().createStreamMuxer(outbound)
   const serverMuxer = yamux()().createStreamMuxer(inbound)
@@ -55,6 +55,8 @@ async function pair(): Promise<{ client: Stream; server: () => Stream; received:
       await clientMuxer.close()
       await serverMuxer.close()
     },
+    /** The receiving side's connection starts closing under its streams (a relay stopping). */
+    hangUp: () => inbound.close(),
   }
 }
 
@@ -88,6 +90,22 @@ describe('coalescedWindowUpdates (yamux)', () => {
     const receiver = p.server() as unknown as Windows
     await vi.waitFor(() => { expect(sender.sendWindowCapacity).toBe(receiver.recvWindow) }, { timeout: 2_000, interval: 5 })
     await p.close()
+  })
+
+  it('an update that falls due while the connection closes is dropped, not thrown', async () => {
+    expect(coalescedWindowUpdates(60_000)).toBe(true) // the pending update waits for the test
+    const p = await pair()
+    await oneAtATime(p)
+    const receiver = p.server() as unknown as YamuxStreamShape
+    const timer = receiver.__heraldUpdateTimer
+    expect(timer).toBeDefined() // an update is waiting
+    clearTimeout(timer)
+    const closing = p.hangUp()
+    // What the timer would do now: send on a closing connection, which throws — from a timer,
+    // an uncaught exception (a relay process would die).
+    expect(() => { flushWindowUpdate(receiver) }).not.toThrow()
+    expect(receiver.__heraldUpdateTimer).toBeUndefined()
+    await closing
   })
 
   it('a transfer many windows long still flows to the end', async () => {

@@ -88,7 +88,7 @@ export function quietLengthDecoding(): boolean {
   return true
 }
 
-interface YamuxStreamShape {
+export interface YamuxStreamShape {
   state: number
   streamId: number
   recvWindow: number
@@ -109,15 +109,20 @@ const WINDOW_UPDATE = 1
 export const WINDOW_UPDATE_DELAY_MS = 5
 let updateDelayMs = WINDOW_UPDATE_DELAY_MS
 
-/** Announces what the stream has consumed since its last update (if it is still open). */
-function flushWindowUpdate(stream: YamuxStreamShape): void {
+/** Announces what the stream has consumed since its last update (if it is still open); exported for tests. */
+export function flushWindowUpdate(stream: YamuxStreamShape): void {
   stream.__heraldUpdateTimer = undefined
   // Closed or paused meanwhile: nothing to announce (resuming sends its own update).
   if (stream.state !== StreamState.Established) return
   const delta = stream.recvWindow - stream.recvWindowCapacity
   if (delta <= 0) return
   stream.recvWindowCapacity = stream.recvWindow
-  stream.sendFrame({ type: WINDOW_UPDATE, flag: 0, streamID: stream.streamId, length: delta })
+  try {
+    stream.sendFrame({ type: WINDOW_UPDATE, flag: 0, streamID: stream.streamId, length: delta })
+  } catch {
+    // The connection under the stream is closing (its streams have not heard yet): no one is
+    // left to announce the window to. Thrown from a timer, this would kill the process.
+  }
 }
 
 /** Patch 3 (once per process; `delayMs` is for tests). */
