@@ -10,7 +10,7 @@ export interface TunnelStreamInit {
   stream: ByteStream | Promise<ByteStream>
   sink: TunnelSink
   maxFrameBytes: number
-  /** A partial frame must complete within this time: a peer cannot hoard memory in half frames. */
+  /** A partial frame whose bytes stop this long is a stall (see watchStall): a peer cannot hoard memory in half frames. */
   stallMs: number
   /** Bytes received so far on the link to the same relay (any counter that moves when the connection delivers). */
   linkBytesIn: () => number
