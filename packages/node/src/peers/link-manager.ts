@@ -352,7 +352,7 @@ export class LinkManager {
       tunnelClose: (t, id, code, reason) => sink.tunnelClose(t, id, code, reason),
     }
     const t = new TunnelStream({ stream, sink: counted, maxFrameBytes: this.init.maxFrameBytes, stallMs: l.tunnelStreamStallMs,
-      linkBytesIn: () => this.links.get(peer)?.bytesIn ?? -1, clock: this.init.clock, log: this.init.log })
+      clock: this.init.clock, log: this.init.log })
     counted.attach(t)
     return t
   }
