@@ -104,7 +104,10 @@ describe('relays in memory: the directory', () => {
       const started = clock.now()
       for (let t = 0; t < 10_000 && !sees(early, boot); t += 100) await advance(clock, 100)
       expect(sees(early, boot)).toBe(true)
-      expect(clock.now() - started).toBeLessThanOrEqual(2000)
+      // At the first retry after boot is up (≤ 1 s), or the next one: how many 100 ms steps the
+      // handshake spans depends on event-loop turns that a loaded machine orders differently
+      // (CI: 2,100 ms once). A retry backing off beyond a second would take longer.
+      expect(clock.now() - started).toBeLessThanOrEqual(3000)
     } finally {
       void early.stop()
       void boot.stop()
