@@ -1,9 +1,6 @@
 import type { Stream } from '@libp2p/interface'
 import { toError, type ByteStream, type ByteStreamEvents, type StreamKind } from './overlay.js'
 
-function flatten(data: Uint8Array | { subarray(): Uint8Array }): Uint8Array {
-  return data instanceof Uint8Array ? data : data.subarray()
-}
 
 /** A libp2p stream as the overlay port's ByteStream. */
 export class Libp2pByteStream implements ByteStream {
@@ -33,7 +30,14 @@ export class Libp2pByteStream implements ByteStream {
 
   attach(events: ByteStreamEvents): void {
     const s = this.stream
-    s.addEventListener('message', (e) => events.message(flatten(e.data)))
+    // A yamux frame's data comes as a list when it spans decrypted Noise messages (a 64 KiB
+    // frame nearly always does): its pieces are handed on one by one, not concatenated — the
+    // frame decoder takes pieces, and joining them was a copy of every byte received.
+    s.addEventListener('message', (e) => {
+      const data = e.data
+      if (data instanceof Uint8Array) events.message(data)
+      else for (const piece of data) events.message(piece)
+    })
     s.addEventListener('drain', () => events.drain())
     // 'close' fires only when both sides closed; a peer that closed its side will send nothing more.
     s.addEventListener('remoteCloseWrite', () => events.remoteClose())

@@ -15,7 +15,7 @@ import { sha256 } from 'multiformats/hashes/sha2'
 import { mdnsServiceTag, overlayProtocolId } from '@herald/wire'
 import { noisePrologue } from './network-key.js'
 import { Libp2pByteStream } from './libp2p-stream.js'
-import { corkTcpWrites, coalescedWindowUpdates, quietLengthDecoding } from './libp2p-patches.js'
+import { corkTcpWrites, coalescedWindowUpdates, quietLengthDecoding, withNoiseDecryptPatch } from './libp2p-patches.js'
 import { toError, type ByteStream, type Overlay, type OverlayEvents, type Provider, type StreamKind } from './overlay.js'
 
 export interface Libp2pOverlayInit {
@@ -125,7 +125,7 @@ export class Libp2pOverlay implements Overlay {
       privateKey: this.privateKey,
       addresses: { listen: this.init.listen, ...(this.init.announce !== undefined ? { announce: this.init.announce } : {}) },
       transports: [tcp()],
-      connectionEncrypters: [noise({ prologueBytes: noisePrologue(this.init.network, this.init.networkKey) })],
+      connectionEncrypters: [withNoiseDecryptPatch(noise({ prologueBytes: noisePrologue(this.init.network, this.init.networkKey) }))],
       // yamux's own default window (256 KiB, doubling up to 16 MiB while frames arrive within 4
       // round trips of each other, i.e. on any busy stream): a larger initial window (4 MiB) let
       // megabytes of a pub/sub stream be in flight ahead of a request or a probe on a loaded LAN
