@@ -37,7 +37,7 @@ export interface SpawnOptions {
 }
 
 /** Node flags a relay runs with (the shebang of packages/cli/bin/herald.js, and `npm start`). */
-export const RELAY_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=4']
+export const RELAY_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=4', '--initial-old-space-size=64']
 
 /** Starts `node <script> ...args` (default script: the herald CLI). */
 export function spawnNode(script: string, args: string[], opts: SpawnOptions = {}): Proc {

@@ -192,8 +192,9 @@ export async function startRelay(options: RelayOptions = {}): Promise<TestRelay>
     ...(options.announce ?? []).flatMap((a) => ['--announce', a]),
     ...(options.args ?? []),
   ]
-  // The flag the herald launcher's shebang gives every relay (a 2 MiB young generation).
-  const child = spawn(process.execPath, ['--max-semi-space-size=4', guardJs, options.cli ?? defaultCli(), ...args], {
+  // The flags the herald launcher's shebang gives every relay (a 4 MiB young generation, a
+  // 64 MiB initial old generation: packages/cli/bin/herald.js says why).
+  const child = spawn(process.execPath, ['--max-semi-space-size=4', '--initial-old-space-size=64', guardJs, options.cli ?? defaultCli(), ...args], {
     env: options.env ?? process.env,
     stdio: ['pipe', 'pipe', 'pipe'],
   })
