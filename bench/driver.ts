@@ -10,9 +10,12 @@ import { cpuSecondsOf } from './proc-stats.js'
 
 export const TSX = ['--import', 'tsx']
 
+/** Node flags for every worker process (BENCH_WORKER_NODE_ARGS, e.g. "--cpu-prof --cpu-prof-dir=/tmp/p"). */
+const WORKER_FLAGS = (process.env['BENCH_WORKER_NODE_ARGS'] ?? '').split(/\s+/).filter((f) => f !== '')
+
 /** Starts bench/workers/<script> under tsx. */
 export function worker(script: string, args: string[]): Proc {
-  return spawnNode(join(ROOT, 'bench/workers', script), args, { nodeArgs: TSX })
+  return spawnNode(join(ROOT, 'bench/workers', script), args, { nodeArgs: [...TSX, ...WORKER_FLAGS] })
 }
 
 export interface Worker {

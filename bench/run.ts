@@ -56,7 +56,8 @@ ${Object.values(WORKLOADS).map((w) => `  ${w.name.padEnd(10)} ${w.description}`)
   --no-save         do not write bench/results/
 
 environment: BENCH_RELAY_NODE_ARGS="--flag ..." adds node flags to every Herald relay (for
-experiments, e.g. GC settings; the relays' own flags come first).
+experiments, e.g. GC settings; the relays' own flags come first); BENCH_WORKER_NODE_ARGS the same
+for every worker process (publishers, subscribers, clients, members; e.g. --cpu-prof).
 
 exit codes: 0 done (a full run also exits 0 with failed checks: they are in the tables),
 1 a smoke check failed or the driver failed, 2 usage error`
