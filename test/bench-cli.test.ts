@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, it } from 'vitest'
 import { connect } from '@herald/client'
 import { killAll, runCli, spawnCli, startRelay, until, type RelayProc } from './harness.js'
 
-interface Row { role: string; clients: number; count: number; msgsPerSec: number; p50Us?: number; p99Us?: number; maxUs?: number; lost?: number; failed?: number }
+interface Row { role: string; clients: number; count: number; seconds: number; msgsPerSec: number; mibPerSec: number; p50Us?: number; p99Us?: number; maxUs?: number; lost?: number; failed?: number }
 interface Report { pattern: string; rows: Row[] }
 
 async function counters(port: number, relay?: string): Promise<Record<string, number> & { peers?: never }> {
@@ -56,21 +56,24 @@ describe.concurrent('herald bench', () => {
     expect(t.stderr).toBe('') // no progress bars when stderr is not a terminal
   })
 
-  it('sub on one relay, pub --sub 0 on another: the subscribers count what crossed the overlay', async ({ expect }) => {
+  it('sub on one relay, pub --sub 0 on another: the subscribers count what crossed the overlay, and its bytes', async ({ expect }) => {
     const b = await startRelay(['--bootstrap', relay.addrs[0]!])
-    const sub = spawnCli(['bench', 'sub', 'bench.far', '--sub', '2', '--msgs', '5000', '--size', '64', '--json', '--port', String(b.port)])
+    // No --size for sub: its MiB/s is what arrived (1,000-byte events), not its own default size.
+    const sub = spawnCli(['bench', 'sub', 'bench.far', '--sub', '2', '--msgs', '5000', '--json', '--port', String(b.port)])
     const c = await connect({ port: relay.port })
     await until(async () => {
       const s = JSON.parse(Buffer.from(await c.request('$herald.status', '', { timeoutMs: 5000 })).toString()) as { peers: Array<{ nodeId: string; topics: string[] }> }
       return s.peers.some((p) => p.nodeId === b.peerId && p.topics.includes('bench.far'))
     }, 15_000, 'relay 1 to see the subscribers on relay 2')
     await c.close()
-    const pub = await runCli(['bench', 'pub', 'bench.far', '--sub', '0', '--msgs', '5000', '--size', '64', '--json', '--port', String(relay.port)])
+    const pub = await runCli(['bench', 'pub', 'bench.far', '--sub', '0', '--msgs', '5000', '--size', '1000', '--json', '--port', String(relay.port)])
     expect(pub.code).toBe(0)
     expect((JSON.parse(pub.stdout) as Report).rows.map((x) => [x.role, x.count])).toEqual([['publishers', 5000]])
     expect(await sub.closed).toBe(0)
     const rows = (JSON.parse(sub.stdout()) as Report).rows
     expect(rows.map((x) => [x.role, x.clients, x.count, x.lost])).toEqual([['subscribers', 2, 10_000, 0]])
+    const row = rows[0]!
+    expect(Math.round((row.mibPerSec * 1048576 * row.seconds) / row.count)).toBe(1000)
   })
 
   it.for([

@@ -45,6 +45,8 @@ export interface WorkerResult {
   role: WorkerRole
   /** Messages sent (publisher), received (subscriber), answered (requester, replier). */
   count: number
+  /** Their payload bytes (a subscriber's, as received: the publisher's size, not its own --size). */
+  bytes: number
   /** Failed requests, or events the subscriber's connection dropped. */
   failed: number
   /** From the first message to the last, ms (performance.now() of this process: shared by every worker). */

@@ -34,19 +34,20 @@ export interface BenchReport {
 
 const ROLE_ROW: Record<WorkerRole, BenchRow['role']> = { publisher: 'publishers', subscriber: 'subscribers', requester: 'requests', replier: 'members' }
 
-export function rowOf(role: WorkerRole, results: WorkerResult[], size: number, expectedEach?: number): BenchRow {
+export function rowOf(role: WorkerRole, results: WorkerResult[], expectedEach?: number): BenchRow {
   const active = results.filter((r) => r.count > 0)
   const first = Math.min(...active.map((r) => r.firstAt))
   const last = Math.max(...active.map((r) => r.lastAt))
   const seconds = active.length === 0 ? 0 : Math.max(1e-6, (last - first) / 1000)
   const count = results.reduce((n, r) => n + r.count, 0)
+  const bytes = results.reduce((n, r) => n + r.bytes, 0)
   const rates = results.map((r) => (r.count > 0 ? r.count / Math.max(1e-6, (r.lastAt - r.firstAt) / 1000) : 0))
   const lat = merged(results.map((r) => r.latencies))
   const measured = lat.length > 0
   return {
     role: ROLE_ROW[role], clients: results.length, count, seconds,
     msgsPerSec: seconds > 0 ? count / seconds : 0,
-    mibPerSec: seconds > 0 ? (count * size) / seconds / 1048576 : 0,
+    mibPerSec: seconds > 0 ? bytes / seconds / 1048576 : 0,
     p50Us: measured ? quantile(lat, 0.5) : undefined,
     p99Us: measured ? quantile(lat, 0.99) : undefined,
     maxUs: measured ? Math.max(...results.map((r) => r.maxUs)) : undefined,

@@ -87,10 +87,10 @@ export async function runBench(plan: BenchPlan, opts: { progress: boolean }): Pr
     const served = await Promise.all(of('replier').map((r) => r.done))
     progress?.update((Date.now() - t0) / 1000)
     const rows = [
-      ...(sent.some((x) => x.role === 'publisher') ? [rowOf('publisher', sent.filter((x) => x.role === 'publisher'), plan.size)] : []),
-      ...(received.length > 0 ? [rowOf('subscriber', received, plan.size, plan.pattern === 'pub' ? published : plan.msgs)] : []),
-      ...(sent.some((x) => x.role === 'requester') ? [rowOf('requester', sent.filter((x) => x.role === 'requester'), plan.size)] : []),
-      ...(served.length > 0 ? [rowOf('replier', served, plan.size)] : []),
+      ...(sent.some((x) => x.role === 'publisher') ? [rowOf('publisher', sent.filter((x) => x.role === 'publisher'))] : []),
+      ...(received.length > 0 ? [rowOf('subscriber', received, plan.pattern === 'pub' ? published : plan.msgs)] : []),
+      ...(sent.some((x) => x.role === 'requester') ? [rowOf('requester', sent.filter((x) => x.role === 'requester'))] : []),
+      ...(served.length > 0 ? [rowOf('replier', served)] : []),
     ]
     return { pattern: plan.pattern, name: plan.name, size: plan.size, msgs: plan.msgs ?? null, seconds: plan.seconds ?? null, rows }
   } finally {

@@ -23,16 +23,19 @@ const heard = <T extends { type: string }>(type: T['type']): Promise<T> =>
 
 const rec = new LatencyRecorder()
 let count = 0
+/** Payload bytes of what `count` counts (a subscriber's events may be of any size). */
+let bytes = 0
 let failed = 0
 let firstAt = 0
 let lastAt = 0
-const tick = (): void => {
+const tick = (size: number): void => {
   const t = now()
+  bytes += size
   if (count++ === 0) firstAt = t
   lastAt = t
   counters[task.index * 2] = count
 }
-const result = (): WorkerResult => ({ role: task.role, count, failed, firstAt, lastAt, latencies: rec.take(), maxUs: rec.maxUs })
+const result = (): WorkerResult => ({ role: task.role, count, bytes, failed, firstAt, lastAt, latencies: rec.take(), maxUs: rec.maxUs })
 
 function payload(): { bytes: Uint8Array; stamp: () => void } {
   const bytes = new Uint8Array(task.size)
@@ -57,7 +60,7 @@ async function publisher(conn: Connection): Promise<void> {
   while (more()) {
     stamp()
     await conn.publish(task.name, bytes)
-    tick()
+    tick(bytes.length)
   }
 }
 
@@ -70,7 +73,7 @@ async function requester(conn: Connection): Promise<void> {
       try {
         await conn.request(task.name, bytes, { timeoutMs: 10_000 })
         rec.add((now() - t0) * 1000)
-        tick()
+        tick(bytes.length)
       } catch {
         failed++
         counters[task.index * 2 + 1] = failed
@@ -90,7 +93,7 @@ async function subscriber(conn: Connection): Promise<void> {
   const sub = await conn.subscribe(task.name, {
     handleEvent: (ev) => {
       if (ev.length >= 8 && task.size >= 8) rec.add((now() - new DataView(ev.buffer, ev.byteOffset, 8).getFloat64(0)) * 1000)
-      tick()
+      tick(ev.length)
       if (count >= expected) done()
     },
   }, { memory: 256 * 1024 * 1024 })
@@ -116,7 +119,7 @@ async function subscriber(conn: Connection): Promise<void> {
 async function replier(): Promise<void> {
   const svc = await register({
     port: task.port, cluster: task.name, limits: { requestConcurrency: 4096 },
-    handler: { handleRequest: (req) => { tick(); return req } },
+    handler: { handleRequest: (req) => { tick(req.length); return req } },
   })
   say({ type: 'ready' })
   await heard('stop')

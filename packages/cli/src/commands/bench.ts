@@ -49,7 +49,7 @@ MiB/s, latency p50/p99/max, events lost or requests failed. Payloads of
     .option('--clients <N>', 'requesting clients (request)', integer('clients', 1, 256), 1)
     .option('--concurrency <N>', 'requests in flight per client (request)', integer('concurrency', 1, 65_536), 1)
     .option('--reply <N>', 'echo members the bench starts (request; 0: use the members already there)', integer('reply', 0, 256), 1)
-    .option('--size <B>', 'payload bytes', integer('size', 0, 16 * 1024 * 1024), 128)
+    .option('--size <B>', 'payload bytes of what is sent (pub, request; sub counts what arrives)', integer('size', 0, 16 * 1024 * 1024), 128)
     .option('--msgs <N>', 'messages in all (sub: per subscriber); default 100,000', integer('msgs', 1))
     .addOption(new Option('--duration <S>', 'run for S seconds instead of a number of messages').argParser(seconds))
     .option('--json', 'print the results as one JSON object on stdout (instead of the table)')
