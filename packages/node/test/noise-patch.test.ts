@@ -101,7 +101,7 @@ describe('Noise decrypt without a copy (patch 4)', () => {
     const received = (stream: MessageStream): Promise<Buffer> => new Promise((resolve) => {
       const got = new Uint8ArrayList()
       stream.addEventListener('message', (e) => {
-        got.append(e.data)
+        got.append(e.data.subarray())
         if (got.byteLength >= total) resolve(Buffer.from(got.subarray()))
       })
     })
