@@ -1,5 +1,5 @@
 /**
- * Three small, guarded fixes to libp2p's per-message costs, applied at run time to the
+ * Four small, guarded fixes to libp2p's per-message costs, applied at run time to the
  * prototypes of classes the relay uses (in the spirit of the xsalsa20 work-around in
  * libp2p-v3-notes.md). Found profiling a request/reply across two relays: before them, a
  * sequential request cost each relay ~600 µs of CPU and p99 was 12 ms; see docs/performance.md.

@@ -1,7 +1,6 @@
 import type { Stream } from '@libp2p/interface'
 import { toError, type ByteStream, type ByteStreamEvents, type StreamKind } from './overlay.js'
 
-
 /** A libp2p stream as the overlay port's ByteStream. */
 export class Libp2pByteStream implements ByteStream {
   constructor(
