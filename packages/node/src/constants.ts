@@ -68,8 +68,6 @@ export interface RelayLimits {
   linkIdleMs: number
   /** Links kept at most; past it the least recently used idle one is closed. */
   maxLinks: number
-  /** Opening a tunnel stream to another relay gives up after this long. */
-  tunnelOpenTimeoutMs: number
   /** A tunnel stream whose partial frame stalls this long is cut. */
   tunnelStreamStallMs: number
 }
@@ -103,6 +101,5 @@ export const DEFAULT_LIMITS: Readonly<RelayLimits> = Object.freeze<RelayLimits>(
   linkConnectTimeoutMs: 10_000,
   linkIdleMs: 30_000,
   maxLinks: 256,
-  tunnelOpenTimeoutMs: 10_000,
   tunnelStreamStallMs: 10_000,
 })

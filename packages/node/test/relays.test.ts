@@ -201,6 +201,41 @@ describe('relays in memory: routing across relays', () => {
     await t.close()
   })
 
+  it('a tunnel whose stream to the other relay takes 20 s to open (a congested path) opens: the opener allowed 60 s', async () => {
+    const x = await mesh(2)
+    await x.member(1, { cluster: 'echo', handler: { async handleTunnel(t) { for await (const msg of t) await t.send(msg) } } })
+    await seesCluster(x, 0, 1, 'echo')
+    const c = await x.client(0)
+    x.net.holdStreamOpens('tunnel', true)
+    const opening = c.tunnel('echo', { timeoutMs: 60_000 })
+    let outcome = 'pending'
+    opening.then(() => { outcome = 'open' }, (err: unknown) => { outcome = String(err) })
+    await x.run(20_000)
+    const before = outcome
+    x.net.holdStreamOpens('tunnel', false)
+    const t = await settle(x, opening)
+    await t.send(new TextEncoder().encode('late but whole'))
+    const echo = settle(x, t.receive({ timeoutMs: 60_000 }))
+    expect(before).toBe('pending')
+    expect(text(await echo)).toBe('late but whole')
+    await t.close()
+  })
+
+  it('a tunnel whose stream never opens fails at the opener\'s deadline with a TimeoutError, and the open is abandoned', async () => {
+    const x = await mesh(2)
+    await x.member(1, { cluster: 'echo', handler: { handleTunnel: () => {} } })
+    await seesCluster(x, 0, 1, 'echo')
+    const c = await x.client(0)
+    x.net.holdStreamOpens('tunnel', true)
+    const err = await settle(x, c.tunnel('echo', { timeoutMs: 5_000 }).then(() => undefined, (e: unknown) => e))
+    x.net.holdStreamOpens('tunnel', false)
+    await x.run(1_000)
+    expect((err as { code?: string } | undefined)?.code).toBe('TIMEOUT')
+    // Nothing reached relay 2: the open was cancelled, not left to open and close later.
+    expect(x.relays[1]!.status().counters.tunnelsOpened).toBe(0)
+    expect(x.relays[0]!.status().counters.tunnelsOpen).toBe(0)
+  })
+
   it('a slow reader on another relay throttles the writer to its window; reading lets it go on', async () => {
     const x = await mesh(2)
     let memberEnd: Tunnel | undefined

@@ -25,6 +25,8 @@ export class MemoryNetwork {
   private readonly nodes = new Map<string, MemoryOverlay>()
   private readonly links = new Map<string, Link>()
   private readonly providers = new Map<string, Set<string>>()
+  /** Kinds of stream whose opens are held, with the opens waiting. */
+  private readonly held = new Map<StreamKind, Array<() => void>>()
   private nextId = 1
   readonly highWaterBytes: number
 
@@ -59,6 +61,35 @@ export class MemoryNetwork {
     const l = this.links.get(key(from, to))
     if (l === undefined) return
     for (const s of l.streams) if (s.remotePeer === from) s.setPaused(stalled)
+  }
+
+  /**
+   * Holds every stream of `kind` being opened from now on (or lets them open): an open waits,
+   * as one on a congested path waits for its round trip, until released or its signal aborts.
+   */
+  holdStreamOpens(kind: StreamKind, held: boolean): void {
+    if (held) {
+      if (!this.held.has(kind)) this.held.set(kind, [])
+      return
+    }
+    const waiting = this.held.get(kind) ?? []
+    this.held.delete(kind)
+    for (const release of waiting) release()
+  }
+
+  /** Internal: resolves once opens of `kind` are not held (rejects when `signal` aborts first). */
+  async openAllowed(kind: StreamKind, signal: AbortSignal | undefined): Promise<void> {
+    const waiting = this.held.get(kind)
+    if (waiting === undefined) return
+    signal?.throwIfAborted()
+    await new Promise<void>((resolve, reject) => {
+      const abort = (): void => reject(signal!.reason)
+      signal?.addEventListener('abort', abort, { once: true })
+      waiting.push(() => {
+        signal?.removeEventListener('abort', abort)
+        resolve()
+      })
+    })
   }
 
   /** Internal (MemoryOverlay). */
@@ -177,7 +208,9 @@ export class MemoryOverlay implements Overlay {
     this.network.disconnect(this.nodeId, peer)
   }
 
-  async openStream(peer: string, kind: StreamKind): Promise<ByteStream> {
+  async openStream(peer: string, kind: StreamKind, options: { signal?: AbortSignal } = {}): Promise<ByteStream> {
+    if (this.dead) throw new Error('this node is dead')
+    await this.network.openAllowed(kind, options.signal)
     if (this.dead) throw new Error('this node is dead')
     this.network.connect(this, peer)
     return this.network.openStream(this, peer, kind)

@@ -24,7 +24,7 @@ export interface LinkManagerInit {
   clock: Clock
   limits: Pick<RelayLimits,
     'linkHighWaterBytes' | 'maxLinkBacklogBytes' | 'linkOpenWaitMs' | 'linkConnectTimeoutMs' | 'linkIdleMs' | 'maxLinks'
-    | 'tunnelOpenTimeoutMs' | 'tunnelStreamStallMs'>
+    | 'tunnelStreamStallMs'>
   log: Logger
 }
 
@@ -157,12 +157,18 @@ export class LinkManager {
     resume()
   }
 
-  /** A tunnel stream to `peer`, usable at once (frames wait until the stream is open). */
+  /**
+   * A tunnel stream to `peer`, usable at once (frames wait until the stream is open). Opening
+   * it takes as long as it takes: the tunnel's own deadline (the opener's timeoutMs, kept by
+   * the router) ends the tunnel, and that cancels an open still under way. On a slow, lossy
+   * path the open's round trip waits behind everything queued on the connection (the pressure
+   * tier's combined profile saw requests take 18 s); a fixed 10 s here broke tunnels whose
+   * opener had allowed 60 s.
+   */
   openTunnel(peer: string, sink: TunnelSink): TunnelStream {
     const ac = new AbortController()
-    const timer = this.init.clock.setTimeout(() => ac.abort(), this.init.limits.tunnelOpenTimeoutMs)
-    const stream = this.overlay.openStream(peer, 'tunnel', { signal: ac.signal }).finally(() => this.init.clock.clearTimeout(timer))
-    return this.tunnelStream(stream, peer, sink)
+    const stream = this.overlay.openStream(peer, 'tunnel', { signal: ac.signal })
+    return this.tunnelStream(stream, peer, sink, () => ac.abort(new Error('the tunnel ended before its stream opened')))
   }
 
   // ---- control ------------------------------------------------------------------------
@@ -327,7 +333,7 @@ export class LinkManager {
     else this.tunnelStream(stream, stream.remotePeer, sinks.tunnels)
   }
 
-  private tunnelStream(stream: ByteStream | Promise<ByteStream>, peer: string, sink: TunnelSink): TunnelStream {
+  private tunnelStream(stream: ByteStream | Promise<ByteStream>, peer: string, sink: TunnelSink, cancelOpen?: () => void): TunnelStream {
     const l = this.init.limits
     // Count the tunnels to each relay: its connection is not hung up while one is open.
     const counted: TunnelSink = {
@@ -352,7 +358,7 @@ export class LinkManager {
       tunnelClose: (t, id, code, reason) => sink.tunnelClose(t, id, code, reason),
     }
     const t = new TunnelStream({ stream, sink: counted, maxFrameBytes: this.init.maxFrameBytes, stallMs: l.tunnelStreamStallMs,
-      clock: this.init.clock, log: this.init.log })
+      clock: this.init.clock, log: this.init.log, ...(cancelOpen !== undefined ? { cancelOpen } : {}) })
     counted.attach(t)
     return t
   }

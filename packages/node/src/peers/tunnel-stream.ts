@@ -8,6 +8,8 @@ import { StreamSink } from './stream-sink.js'
 export interface TunnelStreamInit {
   /** The stream, or (an outbound tunnel) the stream being opened. */
   stream: ByteStream | Promise<ByteStream>
+  /** Gives up opening the stream (the tunnel ended first). */
+  cancelOpen?: () => void
   sink: TunnelSink
   maxFrameBytes: number
   /** A partial frame whose bytes stop this long is a stall (see watchStall): a peer cannot hoard memory in half frames. */
@@ -62,6 +64,13 @@ export class TunnelStream {
   /** A control frame toward the other relay (TUNNEL_CLOSE ends the stream once it is sent). */
   send(frame: Frame): void {
     if (this.isClosed) return
+    if (frame.type === FrameType.tunnelClose && this.stream === undefined && this.init.cancelOpen !== undefined) {
+      // Ended before the stream opened (the opener's deadline passed, or it went away): the
+      // other relay has heard nothing of it, so there is nothing to tell; stop opening.
+      this.init.cancelOpen()
+      this.finish('the tunnel ended before its stream opened')
+      return
+    }
     this.channel.send(frame)
     if (frame.type === FrameType.tunnelClose) {
       this.channel.flush()
