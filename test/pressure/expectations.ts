@@ -103,7 +103,8 @@ export function pressureScenario(plan: ScenarioPlan, checks: Checks = {}): void 
     it('the tunnel stays up, ordered and lossless, its writer held to the window', () => {
       const r = result()
       const t = r.figures.tunnel
-      expect(r.tunnelErrors).toEqual([])
+      // Code and message, so a failure says what broke the tunnel (the objects print truncated).
+      expect(r.tunnelErrors.map((e) => `${new Date(e.t).toISOString()} ${e.code}: ${e.message}`)).toEqual([])
       expect(t.mismatches).toBe(0)
       expect(t.unechoed).toBe(0)
       expect(t.maxAheadBytes).toBeLessThanOrEqual(TUNNEL_AHEAD_BOUND)
