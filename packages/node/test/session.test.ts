@@ -122,6 +122,16 @@ describe('clients: per-client limits', () => {
 })
 
 describe('clients: a slow subscriber', () => {
+  /** Waits for `pred`, running the clock (a publisher held off for a lagging subscriber resumes on it). */
+  async function running(pred: () => boolean, what: string): Promise<void> {
+    for (let i = 0; i < 4000; i++) {
+      if (pred()) return
+      await advance(clock, 5, 5)
+    }
+    throw new Error(`never happened: ${what}`)
+  }
+  const seq = (e: Uint8Array): number => new DataView(e.buffer, e.byteOffset).getUint32(0)
+
   it('one that stops reading loses its own events at the relay (past its memory), counted and reported; a fast one loses none', async () => {
     const r = await start({ clientHighWaterBytes: 16 * 1024 })
     const slowSocket = r.connectInProcess()
@@ -130,24 +140,59 @@ describe('clients: a slow subscriber', () => {
     const pub = await connect({ socket: r.connectInProcess() })
     const slowGot: number[] = []
     const fastGot: number[] = []
-    const seq = (e: Uint8Array): number => new DataView(e.buffer, e.byteOffset).getUint32(0)
     const slowSub = await slow.subscribe('t', { handleEvent: (e) => { slowGot.push(seq(e)) } }, { memory: 64 * 1024 })
     await fast.subscribe('t', { handleEvent: (e) => { fastGot.push(seq(e)) } })
     slowSocket.pause() // the slow client reads nothing from now on
     const n = 500
     const payload = new Uint8Array(1024)
-    for (let i = 0; i < n; i++) {
-      new DataView(payload.buffer).setUint32(0, i)
-      await pub.publish('t', payload)
-    }
-    await until(() => fastGot.length === n, 'the fast subscriber to get everything')
+    const publishing = (async () => {
+      for (let i = 0; i < n; i++) {
+        new DataView(payload.buffer).setUint32(0, i)
+        await pub.publish('t', payload)
+      }
+    })()
+    await running(() => fastGot.length === n, 'the fast subscriber to get everything')
+    await publishing
     expect(fastGot).toEqual(Array.from({ length: n }, (_, i) => i))
     const topic = r.status().topics.find((t) => t.name === 't')!
     expect(topic.dropped).toBeGreaterThan(0)
     slowSocket.resume()
-    await until(() => slowSub.stats().dropped > 0 && slowGot.length + slowSub.stats().dropped === n, 'the slow one to account for every event')
+    await running(() => slowSub.stats().dropped > 0 && slowGot.length + slowSub.stats().dropped === n, 'the slow one to account for every event')
     expect(slowSub.stats().dropped).toBe(topic.dropped) // the relay reported exactly what it dropped
     for (let i = 1; i < slowGot.length; i++) expect(slowGot[i]!).toBeGreaterThan(slowGot[i - 1]!)
     await Promise.all([slow.close(), fast.close(), pub.close()])
+  })
+
+  it('one that falls behind holds its publisher off (a bounded stall per read) instead of growing its queue; nothing is lost', async () => {
+    const r = await start({ clientHighWaterBytes: 16 * 1024 })
+    const subSocket = r.connectInProcess()
+    const sub = await connect({ socket: subSocket })
+    const pub = await connect({ socket: r.connectInProcess() })
+    const got: number[] = []
+    const s = await sub.subscribe('t', { handleEvent: (e) => { got.push(seq(e)) } }, { memory: 16 * 1024 * 1024 })
+    subSocket.pause() // behind: it reads nothing for now
+    const n = 4000 // 4 MiB of events: a quarter of the subscription's memory
+    const payload = new Uint8Array(1024)
+    const publishing = (async () => {
+      for (let i = 0; i < n; i++) {
+        new DataView(payload.buffer).setUint32(0, i)
+        await pub.publish('t', payload)
+      }
+    })()
+    // The clock stands still: a stall, once begun, does not end. The relay reads the publisher
+    // until 1 MiB waits for the subscriber (plus a read or so), then holds it off.
+    await turns(2000)
+    const readAt = r.status().counters.published
+    expect(r.status().counters.publisherStalls).toBeGreaterThan(0)
+    expect(readAt).toBeGreaterThan(1000)
+    expect(readAt).toBeLessThan(1500)
+    // Stalls end on the clock, each after a few ms: the publisher crawls while the subscriber
+    // is behind, and everything arrives once it reads.
+    subSocket.resume()
+    await running(() => got.length === n, 'every event to arrive')
+    await publishing
+    expect(got).toEqual(Array.from({ length: n }, (_, i) => i))
+    expect(s.stats().dropped).toBe(0)
+    await Promise.all([sub.close(), pub.close()])
   })
 })

@@ -2,6 +2,9 @@ import { FrameType, namedPayloadBytes, type FrameChannel } from '@herald/wire'
 import type { Outlet } from '../routing/endpoint.js'
 import { OutQueue } from './out-queue.js'
 
+/** A receiver with this much queued (or a quarter of its memory limit, if less) is behind. */
+export const STALL_BACKLOG_BYTES = 1024 * 1024
+
 /** The connection an outlet writes to. */
 export interface OutletHost {
   readonly channel: FrameChannel
@@ -22,6 +25,8 @@ export interface OutletHost {
  */
 export class ClientOutlet implements Outlet {
   private readonly queue: OutQueue
+  /** Queued bytes past which publishers are held off (see backedUp). */
+  private readonly stallBytes: number
 
   constructor(
     private readonly host: OutletHost,
@@ -30,10 +35,21 @@ export class ClientOutlet implements Outlet {
     readonly topic: string | undefined,
   ) {
     this.queue = new OutQueue(memoryLimit)
+    this.stallBytes = Math.max(1, Math.min(STALL_BACKLOG_BYTES, Math.floor(memoryLimit / 4)))
   }
 
   get dropped(): number {
     return this.queue.dropped
+  }
+
+  /**
+   * More than a quarter of the receiver's memory limit (at most 1 MiB) waits here, and more
+   * than that is still free: publishers should hold off briefly (Session.stallForReceiver).
+   * A queue nearly full drops instead of stalling anyone.
+   */
+  get backedUp(): boolean {
+    const q = this.queue
+    return q.bytes >= this.stallBytes && q.bytes <= q.limit - this.stallBytes
   }
 
   offer(frame: Uint8Array): boolean {

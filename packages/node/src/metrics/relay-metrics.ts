@@ -97,6 +97,7 @@ export function createRelayMetrics(init: RelayMetricsInit): Registry {
   topicCounter('herald_events_received_total', 'Events forwarded to this relay by other relays, by topic.', 'received')
   topicCounter('herald_events_delivered_total', 'Events handed to local subscribers, by topic.', 'delivered')
   topicCounter('herald_events_dropped_total', 'Events dropped for local subscribers that fell behind, by topic.', 'dropped')
+  counter('herald_publisher_stalls_total', 'Times a local publisher was held off briefly (2 ms) because a local subscriber of its topic was behind.', [], one(() => router.counters.publisherStalls))
   gauge('herald_topic_subscribers', 'Local subscribers of each topic.', ['topic'], () => byLabel('topic', router.snapshot().topics, (t) => topicLabel(t.name), (t) => t.subscribers))
 
   // ---- tunnels ----

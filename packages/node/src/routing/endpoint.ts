@@ -36,6 +36,11 @@ export interface Outlet {
   offer(frame: Uint8Array): boolean
   /** Frames dropped so far. */
   readonly dropped: number
+  /**
+   * The receiver is behind (frames queue for it) and its queue still has room: a local
+   * publisher should hold off briefly (Session, PUBLISHER_STALL_MS) rather than grow the queue.
+   */
+  readonly backedUp: boolean
   /** The receiver is gone: forget what is queued. */
   close(): void
 }

@@ -10,7 +10,7 @@ import { Members } from './members.js'
 import { Requests, type Answer, type RequestFrame, type SystemRequest } from './requests.js'
 import { Endpoints, newCounters, type EndpointUsage, type MemberState, type RouterCounters } from './state.js'
 import { NamedStats, newClusterStats, newTopicStats, type ClusterStats, type TopicStats } from './stats.js'
-import { Topics } from './topics.js'
+import { Topics, type PublishOutcome } from './topics.js'
 import { Tunnels, type TunnelOpen } from './tunnels.js'
 
 export interface RouterInit {
@@ -170,7 +170,7 @@ export class Router implements TunnelSink {
   }
 
   /** See Topics.publish. */
-  publish(from: Endpoint, topic: string, frame: Uint8Array): boolean {
+  publish(from: Endpoint, topic: string, frame: Uint8Array): PublishOutcome {
     return this.topics.publish(from, topic, frame)
   }
 

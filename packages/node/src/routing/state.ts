@@ -115,6 +115,8 @@ export interface RouterCounters {
   published: number
   delivered: number
   dropped: number
+  /** Times a local publisher was held off briefly because a local subscriber was behind. */
+  publisherStalls: number
   tunnelsOpened: number
   tunnelBytes: number
   lookups: number
@@ -123,6 +125,6 @@ export interface RouterCounters {
 export function newCounters(): RouterCounters {
   return {
     requests: 0, replies: 0, failures: 0, timeouts: 0, membersLost: 0, noMembers: 0,
-    broadcasts: 0, published: 0, delivered: 0, dropped: 0, tunnelsOpened: 0, tunnelBytes: 0, lookups: 0,
+    broadcasts: 0, published: 0, delivered: 0, dropped: 0, publisherStalls: 0, tunnelsOpened: 0, tunnelBytes: 0, lookups: 0,
   }
 }

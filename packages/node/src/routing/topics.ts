@@ -5,6 +5,15 @@ import { sendToRelays } from './fanout.js'
 import type { EndpointState, RouterCounters, Subscriber } from './state.js'
 import type { NamedStats, TopicStats } from './stats.js'
 
+/** What a publish asks of its publisher (Topics.publish). */
+export type PublishOutcome = typeof PUBLISH_OK | typeof PUBLISH_LINKS_CONGESTED | typeof PUBLISH_RECEIVER_BEHIND
+/** Nothing: go on. */
+export const PUBLISH_OK = 0
+/** A link to another relay is congested: pause until it drains (Router.whenWritable). */
+export const PUBLISH_LINKS_CONGESTED = 1
+/** A local subscriber is behind: hold off briefly (Session, PUBLISHER_STALL_MS). */
+export const PUBLISH_RECEIVER_BEHIND = 2
+
 const OK: Ack = { code: ErrorCode.ok, message: '' }
 
 /** A topic as publishing sees it: one map lookup gives both its subscribers and its counts. */
@@ -89,10 +98,11 @@ export class Topics {
 
   /**
    * `frame` is the encoded EVENT frame (the PUBLISH bytes with the type changed), fanned out
-   * as it is. What another relay forwarded is delivered here only. Returns true when a link
-   * to another relay is congested: the publisher should pause.
+   * as it is. What another relay forwarded is delivered here only. Says whether the publisher
+   * should hold off: a link to another relay is congested (until it drains), or a local
+   * subscriber is behind (briefly: see Outlet.backedUp).
    */
-  publish(from: Endpoint, topic: string, frame: Uint8Array): boolean {
+  publish(from: Endpoint, topic: string, frame: Uint8Array): PublishOutcome {
     const counters = this.counters
     counters.published++
     const e = this.topics.get(topic) ?? this.entry(topic, false)
@@ -103,18 +113,20 @@ export class Topics {
       stats.published++
       if (this.remote !== undefined) congested = sendToRelays(this.remote, this.remote.topicNodes(topic), frame, counters)
     }
-    if (e.subs.size === 0) return congested
+    if (e.subs.size === 0) return congested ? PUBLISH_LINKS_CONGESTED : PUBLISH_OK
     let delivered = 0
     let dropped = 0
+    let backedUp = false
     for (const sub of e.subs.values()) {
       if (sub.outlet.offer(frame)) delivered++
       else dropped++
+      if (sub.outlet.backedUp) backedUp = true
     }
     counters.delivered += delivered
     counters.dropped += dropped
     stats.delivered += delivered
     stats.dropped += dropped
-    return congested
+    return congested ? PUBLISH_LINKS_CONGESTED : backedUp ? PUBLISH_RECEIVER_BEHIND : PUBLISH_OK
   }
 
   /** Topics with subscribers here. */

@@ -8,6 +8,8 @@ export class TestOutlet implements Outlet {
   closed = false
   /** A receiver that cannot take more: offers are dropped. */
   full = false
+  /** A receiver behind, with room left: publishers should hold off (Outlet.backedUp). */
+  backedUp = false
 
   constructor(readonly memoryLimit: number, readonly topic: string | undefined) {}
 
