@@ -69,6 +69,29 @@ describe('FrameBatcher', () => {
     expect(writes[1]).toBe(owned)
   })
 
+  it('a batch filling at most half its buffer leaves as a copy of its bytes and the buffer is kept; a fuller one leaves as the buffer', () => {
+    const allocs: number[] = []
+    const writes: Uint8Array[] = []
+    const tasks: Array<() => void> = []
+    const b = new FrameBatcher({ sink: (x) => { writes.push(x) }, batchBytes: 1000, alloc: (n) => { allocs.push(n); return new Uint8Array(n) }, defer: (t) => { tasks.push(t) } })
+    const run = (): void => { for (const t of tasks.splice(0)) t() }
+    const payload = (n: number): Uint8Array => new Uint8Array(n).fill(7)
+    b.pushIdPayload(FrameType.reply, 1, payload(480)) // 489 bytes: under half
+    run()
+    b.pushIdPayload(FrameType.reply, 2, payload(480))
+    run()
+    expect(allocs).toEqual([1000, 489, 489]) // one batch buffer, reused
+    expect(writes.map((w) => [w.length, w.buffer.byteLength])).toEqual([[489, 489], [489, 489]])
+    b.pushIdPayload(FrameType.reply, 3, payload(600)) // 609 bytes: over half
+    run()
+    expect(writes[2]!.length).toBe(609)
+    expect(writes[2]!.buffer.byteLength).toBe(1000) // handed over, not copied
+    expect(writes[2]).toEqual(encodeFrame({ type: FrameType.reply, id: 3, payload: payload(600) }))
+    b.pushIdPayload(FrameType.reply, 4, payload(10))
+    run()
+    expect(allocs).toEqual([1000, 489, 489, 1000, 19]) // a new batch buffer after the handover
+  })
+
   it('discard() forgets what was queued', () => {
     const { b, writes, run } = setup(1024)
     b.push({ type: FrameType.ping, token: 1 })
