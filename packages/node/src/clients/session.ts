@@ -6,6 +6,7 @@ import type { Clock } from '../clock.js'
 import type { RelayLimits } from '../constants.js'
 import type { Logger } from '../log.js'
 import type { Ack, ClientEndpoint, Outlet } from '../routing/endpoint.js'
+import { IdMap } from '../routing/id-map.js'
 import type { Router } from '../routing/router.js'
 import { PUBLISH_LINKS_CONGESTED, PUBLISH_RECEIVER_BEHIND } from '../routing/topics.js'
 import { limitAck, overLimit, registrationRefusal, type ClientLimits } from './admission.js'
@@ -73,7 +74,7 @@ export class Session implements ClientEndpoint, OutletHost {
    * Ids of this client's requests not answered yet: a REQUEST reusing one is refused. Bounded
    * by maxPendingRequestsPerClient (plus lookups in progress); every answer passes through send().
    */
-  private readonly pendingIds = new Set<number>()
+  private readonly pendingIds = new IdMap<true>()
   private readonly openedAt: number
   /** When a frame last completed, or the decoder was empty (for the stall check). */
   private lastProgressAt: number
@@ -197,7 +198,7 @@ export class Session implements ClientEndpoint, OutletHost {
           return
         }
         // Before routing: the answer may come at once (the relay's status, no members).
-        this.pendingIds.add(f.id)
+        this.pendingIds.set(f.id, true)
         r.request(this, f)
         return
       }

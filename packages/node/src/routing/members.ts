@@ -2,6 +2,7 @@ import type { MemberLimits } from '@herald/wire'
 import type { ClusterLoad } from '../directory/control-plane.js'
 import type { ClientEndpoint } from './endpoint.js'
 import type { MemberState, RouterCounters } from './state.js'
+import { IdMap } from './id-map.js'
 
 export interface ClusterGroup {
   readonly name: string
@@ -22,7 +23,7 @@ export class Members {
 
   add(endpoint: ClientEndpoint, cluster: string, limits: MemberLimits): MemberState {
     const member: MemberState = {
-      endpoint, cluster, limits, outstanding: 0, outstandingBytes: 0, inflight: new Set(),
+      endpoint, cluster, limits, outstanding: 0, outstandingBytes: 0, inflight: new IdMap(),
       broadcasts: endpoint.outlet(limits.broadcastMemory, undefined),
     }
     let group = this.groups.get(cluster)

@@ -1,9 +1,10 @@
 import { ErrorCode, FrameType, MAX_TIMER_MS, type Frame } from '@herald/wire'
-import type { Clock } from '../clock.js'
+import type { Clock, Timer } from '../clock.js'
 import type { Endpoint } from './endpoint.js'
 import type { Endpoints, EndpointState, MemberState, RequestState, RouterCounters } from './state.js'
-import { newClusterStats, type ClusterStats, type NamedStats, type RequestOutcomes } from './stats.js'
+import { newClusterStats, type ClusterStats, type LatencyHistogram, type NamedStats, type RequestOutcomes } from './stats.js'
 import type { Waiting } from './waiting.js'
+import { IdMap } from './id-map.js'
 
 export interface RequestFrame {
   id: number
@@ -28,6 +29,39 @@ export interface RequestTableInit {
 }
 
 /**
+ * A request's state, made by a constructor rather than an object literal: V8 pretenures a
+ * literal's allocation site once a burst of its objects outlives a scavenge (requests queued
+ * behind a stalled event loop), and from then on every request was allocated in the old
+ * generation and left there as garbage until a mark-compact (docs/performance.md).
+ */
+class TrackedRequest implements RequestState {
+  readonly originId: number
+  readonly cluster: string
+  readonly timeoutMs: number
+  payload: Uint8Array | undefined = undefined
+  readonly size: number
+  member: MemberState | undefined = undefined
+  remote: string | undefined = undefined
+  timer: Timer | undefined = undefined
+  answered = false
+
+  constructor(
+    readonly rid: number,
+    readonly origin: Endpoint,
+    frame: RequestFrame,
+    readonly deadline: number,
+    readonly outcomes: RequestOutcomes,
+    readonly latency: LatencyHistogram | undefined,
+    readonly startedAt: number,
+  ) {
+    this.originId = frame.id
+    this.cluster = frame.cluster
+    this.timeoutMs = frame.timeoutMs
+    this.size = frame.payload.length
+  }
+}
+
+/**
  * Every request in the router from arrival to answer: its id, its deadline, where it went,
  * and the one answer its origin gets. A request whose client left while a member works on it
  * stays here, holding the member's slot, until the member answers or the deadline passes.
@@ -35,9 +69,9 @@ export interface RequestTableInit {
  * a member that skips expired requests keeps its slots (protocol.md, Request/reply).
  */
 export class RequestTable {
-  private readonly requests = new Map<number, RequestState>()
+  private readonly requests = new IdMap<RequestState>()
   /** Requests in flight per remote relay (its load, as seen from here). */
-  private readonly remote = new Map<string, Set<number>>()
+  private readonly remote = new Map<string, IdMap<RequestState>>()
   private nextRid = 1
   private idle: (() => void) | undefined
   /** Sub-millisecond time for latencies (the clock's `precise`, else its `now`). */
@@ -67,15 +101,10 @@ export class RequestTable {
     const rid = this.allocRid()
     const stats = counted ? this.init.stats.get(frame.cluster) : newClusterStats()
     const fromClient = origin.kind === 'client' && counted
-    const r: RequestState = {
-      rid, origin, originId: frame.id, cluster: frame.cluster, timeoutMs: frame.timeoutMs,
-      deadline: clock.now() + frame.timeoutMs, payload: undefined, size: frame.payload.length,
-      member: undefined, remote: undefined, timer: undefined, answered: false,
-      outcomes: fromClient ? stats.fromClients : stats.fromRelays, latency: fromClient ? stats.latency : undefined,
-      startedAt: this.preciseNow(),
-    }
+    const r = new TrackedRequest(rid, origin, frame, clock.now() + frame.timeoutMs,
+      fromClient ? stats.fromClients : stats.fromRelays, fromClient ? stats.latency : undefined, this.preciseNow())
     this.requests.set(rid, r)
-    st.requests.add(rid)
+    st.requests.set(rid, r)
     r.timer = clock.setTimeout(() => this.timeout(r), Math.min(frame.timeoutMs, MAX_TIMER_MS))
     return r
   }
@@ -85,17 +114,17 @@ export class RequestTable {
     r.remote = node
     let set = this.remote.get(node)
     if (set === undefined) {
-      set = new Set()
+      set = new IdMap()
       this.remote.set(node, set)
     }
-    set.add(r.rid)
+    set.set(r.rid, r)
   }
 
   /** The link to relay `node` is gone: the requests it was serving. */
   lostRemote(node: string): RequestState[] {
     const set = this.remote.get(node)
     this.remote.delete(node)
-    return [...(set ?? [])].map((rid) => this.requests.get(rid)).filter((r): r is RequestState => r !== undefined)
+    return set?.values() ?? []
   }
 
   /** Answers and forgets. */
@@ -109,9 +138,7 @@ export class RequestTable {
    * member's slot until it answers, or until its deadline (the timer keeps running for it).
    */
   forgetOrigin(st: EndpointState): void {
-    for (const rid of st.requests) {
-      const r = this.requests.get(rid)
-      if (r === undefined) continue
+    for (const r of st.requests.values()) {
       r.answered = true
       if (r.member === undefined) {
         this.init.waiting.drop(r)
@@ -133,7 +160,7 @@ export class RequestTable {
       })
       this.idle = undefined
     }
-    for (const r of [...this.requests.values()]) {
+    for (const r of this.requests.values()) {
       if (!r.answered) this.finish(r, failure(r.originId, ErrorCode.shutdown, 'the relay shut down'))
     }
   }
@@ -194,8 +221,7 @@ export class RequestTable {
   }
 
   private atMembers(): boolean {
-    for (const r of this.requests.values()) if (!r.answered && r.member !== undefined) return true
-    return false
+    return this.requests.some((r) => !r.answered && r.member !== undefined)
   }
 }
 

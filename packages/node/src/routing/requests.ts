@@ -181,7 +181,7 @@ export class Requests {
     r.member = member
     member.outstanding++
     member.outstandingBytes += r.size
-    member.inflight.add(r.rid)
+    member.inflight.set(r.rid, r)
     const timeoutMs = Math.max(1, r.deadline - this.init.clock.now())
     member.endpoint.send({ type: FrameType.request, id: r.rid, timeoutMs, cluster: r.cluster, payload })
   }
@@ -247,9 +247,7 @@ export class Requests {
 
   /** The member is gone before answering what it holds. */
   failInflight(member: MemberState, why: string): void {
-    for (const rid of [...member.inflight]) {
-      const r = this.table.get(rid)
-      if (r === undefined) continue
+    for (const r of member.inflight.values()) {
       this.init.counters.membersLost++
       this.table.finish(r, failure(r.originId, ErrorCode.memberLost, `${why} before answering (cluster "${r.cluster}")`))
     }

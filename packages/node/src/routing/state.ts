@@ -1,5 +1,6 @@
 import type { MemberLimits } from '@herald/wire'
 import type { Timer } from '../clock.js'
+import { IdMap } from './id-map.js'
 import type { ClientEndpoint, Endpoint, Outlet } from './endpoint.js'
 import type { LatencyHistogram, RequestOutcomes } from './stats.js'
 
@@ -10,8 +11,8 @@ export interface MemberState {
   readonly limits: MemberLimits
   outstanding: number
   outstandingBytes: number
-  /** Router request ids this member holds. */
-  readonly inflight: Set<number>
+  /** The requests this member holds, by router id. */
+  readonly inflight: IdMap<RequestState>
   readonly broadcasts: Outlet
 }
 
@@ -64,8 +65,8 @@ export interface TunnelState {
 export interface EndpointState {
   /** Members that left their cluster but still owe answers to requests in flight. */
   readonly draining: Set<MemberState>
-  /** Router ids of the requests this endpoint asked and has no answer to yet. */
-  readonly requests: Set<number>
+  /** The requests this endpoint asked and has no answer to yet, by router id. */
+  readonly requests: IdMap<RequestState>
   readonly tunnels: Map<number, TunnelState>
   readonly memberships: Map<string, MemberState>
   readonly subscriptions: Map<string, Subscriber>
@@ -79,7 +80,7 @@ export class Endpoints {
   private readonly states = new Map<Endpoint, EndpointState>()
 
   attach(endpoint: Endpoint): EndpointState {
-    const st: EndpointState = { draining: new Set(), requests: new Set(), tunnels: new Map(), memberships: new Map(), subscriptions: new Map() }
+    const st: EndpointState = { draining: new Set(), requests: new IdMap(), tunnels: new Map(), memberships: new Map(), subscriptions: new Map() }
     this.states.set(endpoint, st)
     return st
   }
