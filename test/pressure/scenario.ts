@@ -169,7 +169,11 @@ export async function runScenario(plan: ScenarioPlan, t: Topology): Promise<Scen
     healAt = Date.now()
   }
   await sleep(Math.max(0, startedAt + plan.runMs - Date.now()))
-  const stopped = await Promise.all(t.agents.map((a) => a.call<AgentReport>('stop', { drainMs: 30_000 }, plan.generousTimeoutMs + 60_000)))
+  // The tunnel's last messages get as long to come back as a request is given here: under 10%
+  // loss at 1 Mbit/s a link can stall for tens of seconds (a fresh-clone CI run had 4 of 65
+  // messages still in flight 30 s after the writer stopped, with no error and nothing reordered).
+  const drainMs = Math.max(30_000, plan.generousTimeoutMs)
+  const stopped = await Promise.all(t.agents.map((a) => a.call<AgentReport>('stop', { drainMs }, drainMs + 60_000)))
   const reports = (await drain(t)).map((r, i) => ({ ...r, requests: stopped[i]!.requests, tunnel: stopped[i]!.tunnel }))
   await sampler.stop()
   const finalStatus = await Promise.all(NAMES.map((_, i) => status(t, i, 5000)))
