@@ -6,7 +6,7 @@ const EMPTY = 0
 /**
  * A map from u32 ids (request ids: integers 0 to 2^32 - 1) to values, for the tables a request passes
  * through on its way: the router's requests, each origin's, each member's, each remote
- * relay's. Open addressing with linear probing in two flat arrays, deletion by backward shift
+ * relay's, and a session's pending request ids. Open addressing with linear probing in two flat arrays, deletion by backward shift
  * (no tombstones); the table doubles at half full and halves below an eighth, so adding and
  * removing one id at a time allocates nothing.
  *
@@ -18,20 +18,17 @@ const EMPTY = 0
  * mark-compact (docs/performance.md).
  */
 export class IdMap<V> {
-  private keys: Uint32Array
-  private vals: Array<V | undefined>
-  private mask: number
+  private keys!: Uint32Array
+  private vals!: Array<V | undefined>
+  private mask!: number
   /** 32 - log2(capacity): Fibonacci hashing keeps strided ids (every other rid) apart. */
-  private shift: number
+  private shift!: number
   private count = 0
   private hasZero = false
   private zero: V | undefined
 
   constructor() {
-    this.keys = new Uint32Array(MIN_CAPACITY)
-    this.vals = new Array<V | undefined>(MIN_CAPACITY).fill(undefined)
-    this.mask = MIN_CAPACITY - 1
-    this.shift = 32 - Math.log2(MIN_CAPACITY)
+    this.allocate(MIN_CAPACITY)
   }
 
   get size(): number {
@@ -99,10 +96,7 @@ export class IdMap<V> {
 
   clear(): void {
     if (this.keys.length > MIN_CAPACITY) {
-      this.keys = new Uint32Array(MIN_CAPACITY)
-      this.vals = new Array<V | undefined>(MIN_CAPACITY).fill(undefined)
-      this.mask = MIN_CAPACITY - 1
-      this.shift = 32 - Math.log2(MIN_CAPACITY)
+      this.allocate(MIN_CAPACITY)
     } else {
       this.keys.fill(EMPTY)
       this.vals.fill(undefined)
@@ -156,12 +150,17 @@ export class IdMap<V> {
     this.vals[i] = value
   }
 
-  private resize(capacity: number): void {
-    const { keys, vals } = this
+  /** An empty table of `capacity` slots (a power of two). */
+  private allocate(capacity: number): void {
     this.keys = new Uint32Array(capacity)
     this.vals = new Array<V | undefined>(capacity).fill(undefined)
     this.mask = capacity - 1
     this.shift = 32 - Math.log2(capacity)
+  }
+
+  private resize(capacity: number): void {
+    const { keys, vals } = this
+    this.allocate(capacity)
     for (let i = 0; i < keys.length; i++) if (keys[i] !== EMPTY) this.place(keys[i]!, vals[i] as V)
   }
 }
